@@ -1,0 +1,176 @@
+"""The neutral description of a pair: data, model, training, and the two sides.
+
+Everything here is plain frozen data that serialises to canonical JSON, so a
+trial's identity is a hash of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bisect_ml.factors import FRAMEWORKS, Value, registry
+
+__all__ = [
+    "ACTIVATIONS",
+    "DataSpec",
+    "Effect",
+    "LayerSpec",
+    "Pair",
+    "Side",
+    "Simulation",
+    "Spec",
+    "TrainSpec",
+    "canonical_json",
+    "content_hash",
+]
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "softmax")
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no spaces: equal data gives equal text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_hash(obj: Any) -> str:
+    """Hex SHA-256 of the canonical JSON of ``obj``."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the data comes from and how it is split."""
+
+    dataset: str | None = None
+    path: str | None = None
+    target: str | None = None
+    task: str = "classification"
+    test_fraction: float = 0.25
+    split_seed: int = 0
+    window: int | None = None
+    max_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of the neutral model."""
+
+    type: str
+    units: int
+    activation: str = "linear"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """The training settings both sides share."""
+
+    epochs: int
+    loss: str
+    from_logits: bool
+    optimizer: str = "adam"
+    metric: str = "error_rate"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A planted shift of the metric for the simulated backend.
+
+    The shift applies to a trial whose assignment has every factor in ``when``
+    at the given value; one condition is a main effect, two or more an
+    interaction.
+    """
+
+    when: tuple[tuple[str, Value], ...]
+    shift: float
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The declared truth the simulated backend answers from."""
+
+    base: float = 0.1
+    noise: float = 0.01
+    distribution: str = "normal"
+    diverge_probability: float = 0.0
+    effects: tuple[Effect, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The neutral description both sides implement."""
+
+    data: DataSpec
+    layers: tuple[LayerSpec, ...]
+    train: TrainSpec
+    simulation: Simulation | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def key(self) -> str:
+        return content_hash(self.to_dict())
+
+
+@dataclass(frozen=True)
+class Side:
+    """One run of the pair: a framework and its complete factor assignment.
+
+    ``explicit`` holds the factors the user set; every other factor takes the
+    framework default.
+    """
+
+    framework: str
+    explicit: Mapping[str, Value] = field(default_factory=dict)
+
+    @property
+    def assignment(self) -> dict[str, Value]:
+        values = {name: f.default(self.framework) for name, f in registry.items()}
+        values.update(self.explicit)
+        return values
+
+    def is_default(self, factor: str) -> bool:
+        """Whether ``factor`` takes the framework default on this side."""
+        return self.assignment[factor] == registry[factor].default(self.framework)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The diverging pair: a spec and its two sides."""
+
+    name: str
+    spec: Spec
+    sides: Mapping[str, Side]
+    description: str = ""
+    source: str = ""
+    backend: str = "auto"
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    search: Mapping[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        if tuple(self.sides) != FRAMEWORKS:
+            raise ValueError(f"a pair needs sides {FRAMEWORKS}, got {tuple(self.sides)}")
+
+    def side(self, framework: str) -> Side:
+        return self.sides[framework]
+
+    def other(self, framework: str) -> str:
+        return next(fw for fw in FRAMEWORKS if fw != framework)
+
+    def differing(self) -> list[str]:
+        """Factor names whose values differ between the sides, catalogue order."""
+        a = self.sides["torch"].assignment
+        b = self.sides["keras"].assignment
+        return [name for name in registry if a[name] != b[name] and self.applies(name)]
+
+    def applies(self, factor: str) -> bool:
+        """Whether ``factor`` can matter for this spec at all."""
+        if factor == "preprocess.window":
+            return self.spec.data.window is not None
+        return True
