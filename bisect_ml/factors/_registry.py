@@ -28,6 +28,9 @@ class Registry(Mapping[str, Factor]):
                 "is not a known factor" + self._suggest(name), key=name
             ) from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._factors
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._factors)
 

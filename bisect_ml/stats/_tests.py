@@ -121,8 +121,11 @@ def _bootstrap(
 def _effect_ci(
     a: Sequence[float], b: Sequence[float], paired: bool, level: float
 ) -> tuple[float, float]:
-    return _bootstrap((np.asarray(a, float), np.asarray(b, float)), _mean_diff,
-                      paired, level)
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    if np.isnan(x).any() or np.isnan(y).any():
+        # The interval is of the mean over trials that did not diverge.
+        x, y, paired = _finite(x), _finite(y), False
+    return _bootstrap((x, y), _mean_diff, paired, level)
 
 
 def compare(a: Sequence[float], b: Sequence[float], *, paired: bool) -> Comparison:
