@@ -64,9 +64,7 @@ class ScenarioError(BisectError, ValueError):
 
     def at(self, path: str | Path) -> ScenarioError:
         """Return the same error located in the file ``path``."""
-        return ScenarioError(
-            self.rule, key=self.key, received=self.received, path=path
-        )
+        return ScenarioError(self.rule, key=self.key, received=self.received, path=path)
 
 
 class StoreError(BisectError):

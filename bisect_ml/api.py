@@ -62,9 +62,14 @@ def diff(scenario: str | Path | Pair, *, all_factors: bool = False) -> list[Diff
         values = {fw: pair.side(fw).assignment[name] for fw in FRAMEWORKS}
         differs = values["torch"] != values["keras"]
         if differs or all_factors:
-            rows.append(DiffRow(name, values,
-                                {fw: pair.side(fw).is_default(name) for fw in FRAMEWORKS},
-                                differs))
+            rows.append(
+                DiffRow(
+                    name,
+                    values,
+                    {fw: pair.side(fw).is_default(name) for fw in FRAMEWORKS},
+                    differs,
+                )
+            )
     return rows
 
 
@@ -105,16 +110,23 @@ def bisect(
 
     pair = prepare(scenario)
     options = dict(pair.search)
-    for key, value in (("seeds", seeds), ("strategy", strategy), ("alpha", alpha),
-                       ("margin", margin)):
+    for key, value in (
+        ("seeds", seeds),
+        ("strategy", strategy),
+        ("alpha", alpha),
+        ("margin", margin),
+    ):
         if value is not None:
             options[key] = value
     if int(options["seeds"]) < 3:
-        raise ScenarioError("must be at least 3", key="--seeds",
-                            received=options["seeds"])
+        raise ScenarioError(
+            "must be at least 3", key="--seeds", received=options["seeds"]
+        )
     search = get_strategy(
-        str(options["strategy"]), seeds=int(options["seeds"]),
-        alpha=float(options["alpha"]), margin=float(options["margin"]),
+        str(options["strategy"]),
+        seeds=int(options["seeds"]),
+        alpha=float(options["alpha"]),
+        margin=float(options["margin"]),
         max_trials=max_trials,
     )
     trial_store = Store(store if store is not None else default_store_path())

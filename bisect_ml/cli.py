@@ -65,11 +65,16 @@ def bisect(
     scenario: Annotated[str, typer.Argument(help="Scenario file, or a bundled name.")],
     seeds: Annotated[int | None, typer.Option(min=3, help="Seeds per arm.")] = None,
     strategy: Annotated[str | None, typer.Option(help="Search strategy.")] = None,
-    store: Annotated[Path | None, typer.Option(
-        help="Trial store (SQLite); default $BISECT_ML_STORE or "
-             "~/.cache/bisect-ml/trials.sqlite.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for report.md and report.json.")]
-        = Path("bisect-ml-out"),
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            help="Trial store (SQLite); default $BISECT_ML_STORE or "
+            "~/.cache/bisect-ml/trials.sqlite."
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for report.md and report.json.")
+    ] = Path("bisect-ml-out"),
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     max_trials: Annotated[int | None, typer.Option(min=1, help="Trial budget.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
@@ -80,15 +85,26 @@ def bisect(
     from bisect_ml.api import bisect as run
     from bisect_ml.report import to_json, to_markdown
 
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
-        verdict = run(scenario, seeds=seeds, strategy=strategy, store=store, jobs=jobs,
-                      max_trials=max_trials,
-                      progress=None if quiet else _ProgressLine())
+        verdict = run(
+            scenario,
+            seeds=seeds,
+            strategy=strategy,
+            store=store,
+            jobs=jobs,
+            max_trials=max_trials,
+            progress=None if quiet else _ProgressLine(),
+        )
     except KeyboardInterrupt:
-        typer.echo("\nbisect-ml: interrupted; every finished trial is in the store: "
-                   "run the same command again to resume", err=True)
+        typer.echo(
+            "\nbisect-ml: interrupted; every finished trial is in the store: "
+            "run the same command again to resume",
+            err=True,
+        )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except BackendError as err:
         raise _fail(err, EXIT_CRASH, debug) from None
@@ -103,8 +119,9 @@ def bisect(
         (folder / "report.md").write_text(markdown, encoding="utf-8")
         (folder / "report.json").write_text(to_json(verdict) + "\n", encoding="utf-8")
     except OSError as err:
-        typer.echo(f"bisect-ml: error: cannot write the report to {folder}: {err}",
-                   err=True)
+        typer.echo(
+            f"bisect-ml: error: cannot write the report to {folder}: {err}", err=True
+        )
         raise typer.Exit(EXIT_BAD_INPUT) from None
     typer.echo(f"report written to {folder}/report.md and report.json", err=True)
     raise typer.Exit(verdict.status.exit_code)
@@ -113,8 +130,9 @@ def bisect(
 @app.command()
 def diff(
     scenario: Annotated[str, typer.Argument(help="Scenario file, or a bundled name.")],
-    all_factors: Annotated[bool, typer.Option("--all", help="List every factor.")]
-        = False,
+    all_factors: Annotated[
+        bool, typer.Option("--all", help="List every factor.")
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Static diff: the factors whose values differ, without training."""
@@ -130,10 +148,14 @@ def diff(
         return
     typer.echo("| factor | torch | keras | differs |\n|---|---|---|---|")
     for r in rows:
-        cells = [f"`{r.values[fw]!r}`" + (" (default)" if r.is_default[fw] else
-                                          " (set)") for fw in ("torch", "keras")]
-        typer.echo(f"| `{r.factor}` | {cells[0]} | {cells[1]} | "
-                   f"{'yes' if r.differs else 'no'} |")
+        cells = [
+            f"`{r.values[fw]!r}`" + (" (default)" if r.is_default[fw] else " (set)")
+            for fw in ("torch", "keras")
+        ]
+        typer.echo(
+            f"| `{r.factor}` | {cells[0]} | {cells[1]} | "
+            f"{'yes' if r.differs else 'no'} |"
+        )
 
 
 @app.command()
@@ -144,8 +166,10 @@ def factors() -> None:
     typer.echo("| factor | torch default | keras default | allowed | description |")
     typer.echo("|---|---|---|---|---|")
     for f in registry.values():
-        typer.echo(f"| `{f.name}` | `{f.defaults['torch']!r}` | "
-                   f"`{f.defaults['keras']!r}` | {f.allowed()} | {f.description} |")
+        typer.echo(
+            f"| `{f.name}` | `{f.defaults['torch']!r}` | "
+            f"`{f.defaults['keras']!r}` | {f.allowed()} | {f.description} |"
+        )
 
 
 @app.command()

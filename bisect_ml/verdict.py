@@ -6,7 +6,7 @@ A verdict is plain frozen data; reports are rendered from it alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["ArmResult", "Cause", "Closure", "Status", "StopReason", "Verdict"]
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """The conclusion, and the CLI's exit code for it."""
 
     EXPLAINED = "explained"
@@ -31,7 +31,7 @@ class Status(str, Enum):
         return {"explained": 0, "residual": 3, "no_gap": 4}[self.value]
 
 
-class StopReason(str, Enum):
+class StopReason(StrEnum):
     """Why the search stopped."""
 
     DECIDED = "decided"
@@ -133,8 +133,11 @@ class Verdict:
     @property
     def found(self) -> tuple[Cause, ...]:
         """The causes, largest share first."""
-        return tuple(sorted((c for c in self.causes if c.is_cause),
-                            key=lambda c: -c.share.estimate))
+        return tuple(
+            sorted(
+                (c for c in self.causes if c.is_cause), key=lambda c: -c.share.estimate
+            )
+        )
 
     @property
     def ruled_out(self) -> tuple[Cause, ...]:

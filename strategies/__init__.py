@@ -24,7 +24,10 @@ def get_strategy(name: str, **options: Any) -> Any:
     try:
         target = STRATEGIES[name]
     except KeyError:
-        raise ScenarioError(f"must be one of {', '.join(map(repr, STRATEGIES))}",
-                            key="strategy", received=name) from None
+        raise ScenarioError(
+            f"must be one of {', '.join(map(repr, STRATEGIES))}",
+            key="strategy",
+            received=name,
+        ) from None
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)(**options)

@@ -33,8 +33,9 @@ logger = logging.getLogger(__name__)
 class FactorTest:
     """One factor swapped alone, in both directions, against its own sides."""
 
-    def __init__(self, factor: str, comparisons: dict[str, Comparison],
-                 toward: dict[str, float]) -> None:
+    def __init__(
+        self, factor: str, comparisons: dict[str, Comparison], toward: dict[str, float]
+    ) -> None:
         self.factor = factor
         self.comparisons = comparisons
         pvalues = [comparisons[fw].pvalue_toward(toward[fw]) for fw in comparisons]
@@ -64,8 +65,15 @@ class Strategy(ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, *, seeds: int = 10, alpha: float = 0.05, margin: float = 0.25,
-                 max_trials: int | None = None, first_seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        seeds: int = 10,
+        alpha: float = 0.05,
+        margin: float = 0.25,
+        max_trials: int | None = None,
+        first_seed: int = 0,
+    ) -> None:
         if seeds < 3:
             raise ValueError(f"`seeds` must be at least 3, got {seeds!r}")
         self.seeds = tuple(range(first_seed, first_seed + seeds))
@@ -125,8 +133,9 @@ class Strategy(ABC):
             "torch": compare(t, self.metric(arms[0]), paired=True),
             "keras": compare(k, self.metric(arms[1]), paired=True),
         }
-        return FactorTest(factor, comparisons,
-                          {"torch": toward_keras, "keras": -toward_keras})
+        return FactorTest(
+            factor, comparisons, {"torch": toward_keras, "keras": -toward_keras}
+        )
 
     # -- the run ---------------------------------------------------------------
 
@@ -137,17 +146,36 @@ class Strategy(ABC):
         notes: list[str] = []
         sides = self.measure([self.side("torch"), self.side("keras")])
         # Gap = torch - keras: positive when torch ends worse.
-        gap = compare(sides[self.side("keras")], sides[self.side("torch")],
-                      paired=False)
+        gap = compare(
+            sides[self.side("keras")], sides[self.side("torch")], paired=False
+        )
         candidates = self.pair.differing()
         if gap.pvalue >= self.alpha:
-            return self._verdict(Status.NO_GAP, StopReason.NO_GAP, gap, candidates,
-                                 [], None, start, notes)
+            return self._verdict(
+                Status.NO_GAP,
+                StopReason.NO_GAP,
+                gap,
+                candidates,
+                [],
+                None,
+                start,
+                notes,
+            )
         if not candidates:
-            notes.append("the sides differ in no catalogued factor, yet their "
-                         "errors differ: the cause is outside the catalogue")
-            return self._verdict(Status.RESIDUAL, StopReason.NO_CANDIDATES, gap,
-                                 candidates, [], None, start, notes)
+            notes.append(
+                "the sides differ in no catalogued factor, yet their "
+                "errors differ: the cause is outside the catalogue"
+            )
+            return self._verdict(
+                Status.RESIDUAL,
+                StopReason.NO_CANDIDATES,
+                gap,
+                candidates,
+                [],
+                None,
+                start,
+                notes,
+            )
 
         try:
             found = self.explore(candidates)
@@ -164,9 +192,11 @@ class Strategy(ABC):
                 notes.append(f"closure not checked: {err}")
                 stop = StopReason.BUDGET_EXHAUSTED
 
-        if not any(c.is_cause for c in causes) or (
-            closure is not None and closure.status == "different"
-        ) or closure is None:
+        if (
+            not any(c.is_cause for c in causes)
+            or (closure is not None and closure.status == "different")
+            or closure is None
+        ):
             status = Status.RESIDUAL
         else:
             status = Status.EXPLAINED
@@ -176,13 +206,17 @@ class Strategy(ABC):
                 f"shown equivalent within {self.margin:.0%} of the gap: more seeds "
                 "would settle whether a residual remains"
             )
-        return self._verdict(status, stop, gap, candidates, causes, closure, start,
-                             notes)
+        return self._verdict(
+            status, stop, gap, candidates, causes, closure, start, notes
+        )
 
     # -- quantification --------------------------------------------------------
 
     def _share_arms(self, factors: list[str]) -> dict[str, np.ndarray]:
-        arms = {"T": self.metric(self.side("torch")), "K": self.metric(self.side("keras"))}
+        arms = {
+            "T": self.metric(self.side("torch")),
+            "K": self.metric(self.side("keras")),
+        }
         for f in factors:
             arms[f"T:{f}"] = self.metric(self.single("torch", f))
             arms[f"K:{f}"] = self.metric(self.single("keras", f))
@@ -211,9 +245,12 @@ class Strategy(ABC):
         )
 
     def _causes(self, candidates: list[str], found: set[str]) -> list[Cause]:
-        tested = [f for f in candidates
-                  if self.single("torch", f) in self._values
-                  and self.single("keras", f) in self._values]
+        tested = [
+            f
+            for f in candidates
+            if self.single("torch", f) in self._values
+            and self.single("keras", f) in self._values
+        ]
         if not tested:
             return []
         tests = [self.test_factor(f) for f in tested]
@@ -223,21 +260,27 @@ class Strategy(ABC):
         causes = []
         for test, p_adj in zip(tests, adjusted, strict=True):
             f = test.factor
-            causes.append(Cause(
-                factor=f,
-                values={fw: pair.side(fw).assignment[f] for fw in ("torch", "keras")},
-                is_default={fw: pair.side(fw).is_default(f) for fw in ("torch", "keras")},
-                share=self._share(arms, f"T:{f}", f"K:{f}"),
-                share_by_side={
-                    "torch": self._one_side_share(arms, "torch", f"T:{f}"),
-                    "keras": self._one_side_share(arms, "keras", f"K:{f}"),
-                },
-                comparisons=test.comparisons,
-                pvalue=test.pvalue,
-                pvalue_adjusted=p_adj,
-                is_cause=f in found,
-                share_by_epoch=self._share_by_epoch(f),
-            ))
+            causes.append(
+                Cause(
+                    factor=f,
+                    values={
+                        fw: pair.side(fw).assignment[f] for fw in ("torch", "keras")
+                    },
+                    is_default={
+                        fw: pair.side(fw).is_default(f) for fw in ("torch", "keras")
+                    },
+                    share=self._share(arms, f"T:{f}", f"K:{f}"),
+                    share_by_side={
+                        "torch": self._one_side_share(arms, "torch", f"T:{f}"),
+                        "keras": self._one_side_share(arms, "keras", f"K:{f}"),
+                    },
+                    comparisons=test.comparisons,
+                    pvalue=test.pvalue,
+                    pvalue_adjusted=p_adj,
+                    is_cause=f in found,
+                    share_by_epoch=self._share_by_epoch(f),
+                )
+            )
         return causes
 
     def _curves(self, arm: Arm) -> np.ndarray:
@@ -263,9 +306,14 @@ class Strategy(ABC):
         t, k = self.metric(self.side("torch")), self.metric(self.side("keras"))
         tc, kc = self.metric(t_all), self.metric(k_all)
         margin = self.margin * abs(np.nanmean(t) - np.nanmean(k))
-        difference = {"torch": compare(k, tc, paired=False),
-                      "keras": compare(t, kc, paired=False)}
-        equiv = {"torch": equivalence(k, tc, margin), "keras": equivalence(t, kc, margin)}
+        difference = {
+            "torch": compare(k, tc, paired=False),
+            "keras": compare(t, kc, paired=False),
+        }
+        equiv = {
+            "torch": equivalence(k, tc, margin),
+            "keras": equivalence(t, kc, margin),
+        }
         p_diff = holm([c.pvalue for c in difference.values()])
         if min(p_diff) < self.alpha:
             status = "different"
@@ -276,36 +324,64 @@ class Strategy(ABC):
 
         m = self._m
         arms = {"T": t, "K": k, "t": tc, "k": kc}
-        share = ratio_of_gaps(arms, lambda a: (m(a["T"]) - m(a["t"])) + (m(a["k"]) - m(a["K"])),
-                              lambda a: 2 * (m(a["T"]) - m(a["K"])))
-        singles = [f for f in candidates if self.single("torch", f) in self._values
-                   and self.single("keras", f) in self._values]
+        share = ratio_of_gaps(
+            arms,
+            lambda a: (m(a["T"]) - m(a["t"])) + (m(a["k"]) - m(a["K"])),
+            lambda a: 2 * (m(a["T"]) - m(a["K"])),
+        )
+        singles = [
+            f
+            for f in candidates
+            if self.single("torch", f) in self._values
+            and self.single("keras", f) in self._values
+        ]
         all_arms = {**self._share_arms(singles), "t": tc, "k": kc}
 
         def interaction(a: dict[str, np.ndarray]) -> np.ndarray:
             total = (m(a["T"]) - m(a["t"])) + (m(a["k"]) - m(a["K"]))
             for f in singles:
-                total = total - ((m(a["T"]) - m(a[f"T:{f}"])) + (m(a[f"K:{f}"]) - m(a["K"])))
+                total = total - (
+                    (m(a["T"]) - m(a[f"T:{f}"])) + (m(a[f"K:{f}"]) - m(a["K"]))
+                )
             return total
 
-        inter = ratio_of_gaps(all_arms, interaction,
-                              lambda a: 2 * (m(a["T"]) - m(a["K"])))
-        return Closure(share=share, interaction=inter, equivalence=equiv,
-                       difference=difference, status=status)
+        inter = ratio_of_gaps(
+            all_arms, interaction, lambda a: 2 * (m(a["T"]) - m(a["K"]))
+        )
+        return Closure(
+            share=share,
+            interaction=inter,
+            equivalence=equiv,
+            difference=difference,
+            status=status,
+        )
 
-    def _verdict(self, status: Status, stop: StopReason, gap: Comparison,
-                 candidates: list[str], causes: list[Cause], closure: Closure | None,
-                 start: float, notes: list[str]) -> Verdict:
+    def _verdict(
+        self,
+        status: Status,
+        stop: StopReason,
+        gap: Comparison,
+        candidates: list[str],
+        causes: list[Cause],
+        closure: Closure | None,
+        start: float,
+        notes: list[str],
+    ) -> Verdict:
         lab = self.lab
         arms = []
         for arm, outcomes in self._values.items():
-            arms.append(ArmResult(
-                label=arm.label(self.pair), base=arm.base, swap=tuple(sorted(arm.swap)),
-                backend=arm.backend(self.pair), seeds=self.seeds,
-                values=tuple(o.metric for o in outcomes),
-                metric_curves=tuple(o.metric_curve for o in outcomes),
-                loss_curves=tuple(o.loss_curve for o in outcomes),
-            ))
+            arms.append(
+                ArmResult(
+                    label=arm.label(self.pair),
+                    base=arm.base,
+                    swap=tuple(sorted(arm.swap)),
+                    backend=arm.backend(self.pair),
+                    seeds=self.seeds,
+                    values=tuple(o.metric for o in outcomes),
+                    metric_curves=tuple(o.metric_curve for o in outcomes),
+                    loss_curves=tuple(o.loss_curve for o in outcomes),
+                )
+            )
         versions = {}
         for outcomes in self._values.values():
             for o in outcomes:
@@ -313,31 +389,58 @@ class Strategy(ABC):
         t_curves = self._curves(self.side("torch"))
         k_curves = self._curves(self.side("keras"))
         width = min(t_curves.shape[1], k_curves.shape[1])
-        gap_by_epoch = tuple(float(v) for v in
-                             np.nanmean(t_curves[:, :width], 0)
-                             - np.nanmean(k_curves[:, :width], 0))
-        tests = [f"{gap.test} for the gap (sides share no initial draws)",
-                 f"{gap.rank_test} beside it as a rank-based check"]
+        gap_by_epoch = tuple(
+            float(v)
+            for v in np.nanmean(t_curves[:, :width], 0)
+            - np.nanmean(k_curves[:, :width], 0)
+        )
+        tests = [
+            f"{gap.test} for the gap (sides share no initial draws)",
+            f"{gap.rank_test} beside it as a rank-based check",
+        ]
         if causes:
-            tests += ["paired t over shared seeds for each hybrid against its own side, "
-                      "one-sided toward the other side, doubled for the two directions",
-                      "Wilcoxon signed-rank beside it",
-                      f"Holm across the {len(causes)} factors (family-wise alpha "
-                      f"{self.alpha})"]
+            tests += [
+                "paired t over shared seeds for each hybrid against its own side, "
+                "one-sided toward the other side, doubled for the two directions",
+                "Wilcoxon signed-rank beside it",
+                f"Holm across the {len(causes)} factors (family-wise alpha "
+                f"{self.alpha})",
+            ]
         if closure is not None:
-            tests.append(f"TOST (Welch) for closure, margin {self.margin:.0%} of the gap; "
-                         "Welch t with Holm over the two closure arms for a residual")
-        tests.append("percentile bootstrap over seeds (4999 resamples, arms "
-                     "resampled by seed together) for every interval")
+            tests.append(
+                f"TOST (Welch) for closure, margin {self.margin:.0%} of the gap; "
+                "Welch t with Holm over the two closure arms for a residual"
+            )
+        tests.append(
+            "percentile bootstrap over seeds (4999 resamples, arms "
+            "resampled by seed together) for every interval"
+        )
         return Verdict(
-            pair=self.pair.name, status=status, stop_reason=stop, strategy=self.name,
-            gap=gap, gap_by_epoch=gap_by_epoch, candidates=tuple(candidates),
-            causes=tuple(causes), closure=closure, arms=tuple(arms), seeds=self.seeds,
-            settings={"seeds_per_arm": len(self.seeds), "alpha": self.alpha,
-                      "margin": self.margin, "max_trials": self.max_trials,
-                      "jobs": lab.jobs, "epochs": self.pair.spec.train.epochs,
-                      "metric": self.pair.spec.train.metric},
-            trials_run=lab.trained, trials_cached=lab.cached,
-            wall_seconds=time.perf_counter() - start, train_seconds=lab.train_seconds,
-            tests=tuple(tests), notes=tuple(notes), versions=versions,
+            pair=self.pair.name,
+            status=status,
+            stop_reason=stop,
+            strategy=self.name,
+            gap=gap,
+            gap_by_epoch=gap_by_epoch,
+            candidates=tuple(candidates),
+            causes=tuple(causes),
+            closure=closure,
+            arms=tuple(arms),
+            seeds=self.seeds,
+            settings={
+                "seeds_per_arm": len(self.seeds),
+                "alpha": self.alpha,
+                "margin": self.margin,
+                "max_trials": self.max_trials,
+                "jobs": lab.jobs,
+                "epochs": self.pair.spec.train.epochs,
+                "metric": self.pair.spec.train.metric,
+            },
+            trials_run=lab.trained,
+            trials_cached=lab.cached,
+            wall_seconds=time.perf_counter() - start,
+            train_seconds=lab.train_seconds,
+            tests=tuple(tests),
+            notes=tuple(notes),
+            versions=versions,
         )

@@ -25,4 +25,6 @@ class OneFactorAtATime(Strategy):
         self.measure([self.side("torch"), self.side("keras"), *arms])
         tests = [self.test_factor(f) for f in candidates]
         adjusted = holm([t.pvalue for t in tests])
-        return [t.factor for t, p in zip(tests, adjusted, strict=True) if p < self.alpha]
+        return [
+            t.factor for t, p in zip(tests, adjusted, strict=True) if p < self.alpha
+        ]

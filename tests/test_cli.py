@@ -13,10 +13,13 @@ import pytest
 BIN = [sys.executable, "-m", "bisect_ml.cli"]
 
 
-def cli(*args: str, cwd: Path, store: Path | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path, store: Path | None = None
+) -> subprocess.CompletedProcess:
     env = dict(os.environ, BISECT_ML_STORE=str(store or cwd / "store.sqlite"))
-    return subprocess.run([*BIN, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [*BIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_bisect_bundled_simulated_scenario(tmp_path: Path) -> None:
@@ -26,7 +29,9 @@ def test_bisect_bundled_simulated_scenario(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out/sim-two-causes/report.json").read_text())
     assert report["schema"] == 1 and report["status"] == "explained"
     assert [c["factor"] for c in report["causes"]] == [
-        "init.dense.kernel", "optimizer.epsilon_placement"]
+        "init.dense.kernel",
+        "optimizer.epsilon_placement",
+    ]
     assert report["gap"]["ci"][0] < report["gap"]["estimate"] < report["gap"]["ci"][1]
     assert report["trials"]["run"] > 0
     assert (tmp_path / "out/sim-two-causes/report.md").read_text() == run.stdout[:-1]
@@ -61,15 +66,21 @@ base = 0.1
     assert "no significant gap" in run.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["bisect", "nope.toml"], "nope.toml: does not exist"),
-    (["bisect", "no-such-case"], "is neither a file nor a bundled scenario"),
-    (["bisect", "sim-two-causes", "--strategy", "magic"], "`strategy` must be one"),
-    (["diff", "bad.toml"], "bad.toml: `train.epochs` must be a positive integer, "
-                           "got -3"),
-])
-def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str],
-                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bisect", "nope.toml"], "nope.toml: does not exist"),
+        (["bisect", "no-such-case"], "is neither a file nor a bundled scenario"),
+        (["bisect", "sim-two-causes", "--strategy", "magic"], "`strategy` must be one"),
+        (
+            ["diff", "bad.toml"],
+            "bad.toml: `train.epochs` must be a positive integer, got -3",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     (tmp_path / "bad.toml").write_text("""
 [scenario]
 name = "bad"
@@ -106,15 +117,20 @@ def test_corrupt_store_is_refused_and_kept(tmp_path: Path) -> None:
 def test_diff_and_factors(tmp_path: Path) -> None:
     run = cli("diff", "sim-two-causes", cwd=tmp_path)
     assert run.returncode == 0
-    assert "`optimizer.epsilon` | `1e-08` (default) | `1e-07` (default) | yes" in run.stdout
+    assert (
+        "`optimizer.epsilon` | `1e-08` (default) | `1e-07` (default) | yes"
+        in run.stdout
+    )
     assert "train.batch_size` | `32` (set) | `32` (default) | no" not in run.stdout
     run = cli("factors", cwd=tmp_path)
     assert run.returncode == 0 and "optimizer.epsilon_placement" in run.stdout
 
 
 def test_help_imports_no_framework() -> None:
-    code = ("import sys, bisect_ml, bisect_ml.cli, bisect_ml.api; "
-            "heavy = [m for m in ('torch', 'tensorflow', 'keras', 'scipy', 'optuna') "
-            "if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, bisect_ml, bisect_ml.cli, bisect_ml.api; "
+        "heavy = [m for m in ('torch', 'tensorflow', 'keras', 'scipy', 'optuna') "
+        "if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]"

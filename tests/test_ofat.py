@@ -23,17 +23,24 @@ def _run(doc: dict, tmp_path: Path, **options: object):
 
 
 def test_finds_two_planted_causes_and_rules_out_the_rest(tmp_path: Path) -> None:
-    doc = simulated_doc([{"when": KERNEL, "shift": 0.04},
-                         {"when": PLACEMENT, "shift": 0.02}])
+    doc = simulated_doc(
+        [{"when": KERNEL, "shift": 0.04}, {"when": PLACEMENT, "shift": 0.02}]
+    )
     v = _run(doc, tmp_path)
     assert v.status is Status.EXPLAINED and v.stop_reason is StopReason.DECIDED
-    assert [c.factor for c in v.found] == ["init.dense.kernel",
-                                           "optimizer.epsilon_placement"]
+    assert [c.factor for c in v.found] == [
+        "init.dense.kernel",
+        "optimizer.epsilon_placement",
+    ]
     kernel = v.found[0]
     # The truth: 0.04 of a 0.06 gap.
     assert kernel.share.low <= 2 / 3 <= kernel.share.high
     assert {c.factor for c in v.ruled_out} == {
-        "init.dense.bias", "preprocess.scale", "optimizer.epsilon", "train.shuffle"}
+        "init.dense.bias",
+        "preprocess.scale",
+        "optimizer.epsilon",
+        "train.shuffle",
+    }
     assert v.closure is not None and v.closure.status == "equivalent"
 
 

@@ -15,11 +15,16 @@ from bisect_ml.lab import Store
 
 def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite")
-    outcome = Outcome(metric=0.25, loss_curve=(1.0, float("nan")),
-                      metric_curve=(0.5, 0.25), seconds=1.5,
-                      versions={"torch": "2.13.0"})
-    store.put("k1", backend="torch", arm="torch", seed=0,
-              assignment={"a": 1}, outcome=outcome)
+    outcome = Outcome(
+        metric=0.25,
+        loss_curve=(1.0, float("nan")),
+        metric_curve=(0.5, 0.25),
+        seconds=1.5,
+        versions={"torch": "2.13.0"},
+    )
+    store.put(
+        "k1", backend="torch", arm="torch", seed=0, assignment={"a": 1}, outcome=outcome
+    )
     store.close()
     back = Store(tmp_path / "s.sqlite").get("k1")
     assert back is not None
@@ -29,8 +34,14 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
 
 def test_diverged_outcome_round_trip(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite")
-    store.put("k", backend="keras", arm="keras", seed=1, assignment={},
-              outcome=Outcome(metric=float("nan"), diverged=True))
+    store.put(
+        "k",
+        backend="keras",
+        arm="keras",
+        seed=1,
+        assignment={},
+        outcome=Outcome(metric=float("nan"), diverged=True),
+    )
     got = store.get("k")
     assert got is not None and got.diverged and math.isnan(got.metric)
 
@@ -38,8 +49,14 @@ def test_diverged_outcome_round_trip(tmp_path: Path) -> None:
 def test_a_key_is_written_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite")
     for metric in (0.1, 0.9):
-        store.put("k", backend="torch", arm="torch", seed=0, assignment={},
-                  outcome=Outcome(metric=metric))
+        store.put(
+            "k",
+            backend="torch",
+            arm="torch",
+            seed=0,
+            assignment={},
+            outcome=Outcome(metric=metric),
+        )
     assert len(store) == 1 and store.get("k").metric == 0.1  # type: ignore[union-attr]
 
 

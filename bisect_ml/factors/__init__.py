@@ -3,5 +3,11 @@
 from bisect_ml.factors._factor import FRAMEWORKS, Factor, Value
 from bisect_ml.factors._registry import Registry, default_assignment, registry
 
-__all__ = ["FRAMEWORKS", "Factor", "Registry", "Value", "default_assignment",
-           "registry"]
+__all__ = [
+    "FRAMEWORKS",
+    "Factor",
+    "Registry",
+    "Value",
+    "default_assignment",
+    "registry",
+]

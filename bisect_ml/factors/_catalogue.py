@@ -7,15 +7,15 @@ Each default below was read from the installed sources (torch 2.13.0, Keras
 
 from __future__ import annotations
 
-from bisect_ml.factors._factor import Factor
+from bisect_ml.factors._factor import Factor, Value
 
 
-def _positive(value: float | int) -> bool:
-    return value > 0
+def _positive(value: Value) -> bool:
+    return isinstance(value, int | float) and value > 0
 
 
-def _unit_open(value: float | int) -> bool:
-    return 0.0 <= value < 1.0
+def _unit_open(value: Value) -> bool:
+    return isinstance(value, int | float) and 0.0 <= value < 1.0
 
 
 INIT_SCHEMES = {
@@ -107,8 +107,10 @@ CATALOGUE: tuple[Factor, ...] = (
         kind=float,
         rule=(_positive, "must be a positive float"),
         source="torch/optim/adam.py L35-50; keras/src/optimizers/adam.py L43-61",
-        how={"torch": "argument of the optimizer", "keras": "argument of the "
-             "optimizer"},
+        how={
+            "torch": "argument of the optimizer",
+            "keras": "argument of the optimizer",
+        },
     ),
     Factor(
         name="optimizer.beta_1",
@@ -117,8 +119,10 @@ CATALOGUE: tuple[Factor, ...] = (
         kind=float,
         rule=(_unit_open, "must be a float in [0, 1)"),
         source="torch/optim/adam.py L35-50; keras/src/optimizers/adam.py L43-61",
-        how={"torch": "argument of the optimizer", "keras": "argument of the "
-             "optimizer"},
+        how={
+            "torch": "argument of the optimizer",
+            "keras": "argument of the optimizer",
+        },
     ),
     Factor(
         name="optimizer.beta_2",
@@ -127,8 +131,10 @@ CATALOGUE: tuple[Factor, ...] = (
         kind=float,
         rule=(_unit_open, "must be a float in [0, 1)"),
         source="torch/optim/adam.py L35-50; keras/src/optimizers/adam.py L43-61",
-        how={"torch": "argument of the optimizer", "keras": "argument of the "
-             "optimizer"},
+        how={
+            "torch": "argument of the optimizer",
+            "keras": "argument of the optimizer",
+        },
     ),
     Factor(
         name="optimizer.epsilon",
@@ -137,8 +143,10 @@ CATALOGUE: tuple[Factor, ...] = (
         kind=float,
         rule=(_positive, "must be a positive float"),
         source="torch/optim/adam.py L35-50; keras/src/optimizers/adam.py L43-61",
-        how={"torch": "argument of the optimizer", "keras": "argument of the "
-             "optimizer"},
+        how={
+            "torch": "argument of the optimizer",
+            "keras": "argument of the optimizer",
+        },
     ),
     Factor(
         name="optimizer.epsilon_placement",

@@ -82,8 +82,10 @@ class Factor:
         An ``int`` is accepted where a ``float`` is expected; a ``bool`` is never
         taken for a number.
         """
-        if self.kind is float and isinstance(value, int) and not isinstance(
-            value, bool
+        if (
+            self.kind is float
+            and isinstance(value, int)
+            and not isinstance(value, bool)
         ):
             value = float(value)
         if self.kind is not bool and isinstance(value, bool):

@@ -51,7 +51,8 @@ def default_assignment(framework: str) -> dict[str, Value]:
     """Every factor's framework default for ``framework``."""
     if framework not in FRAMEWORKS:
         raise ScenarioError(
-            f"must be one of {', '.join(FRAMEWORKS)}", key="framework",
+            f"must be one of {', '.join(FRAMEWORKS)}",
+            key="framework",
             received=framework,
         )
     return {name: f.default(framework) for name, f in registry.items()}

@@ -41,13 +41,15 @@ class Progress:
 
 def trial_key(spec: Spec, assignment: dict[str, Value], seed: int, backend: str) -> str:
     """Content hash identifying a trial: the same key means the same training."""
-    return content_hash({
-        "spec": spec.to_dict(),
-        "assignment": assignment,
-        "seed": seed,
-        "backend": backend,
-        "versions": library_versions(backend),
-    })
+    return content_hash(
+        {
+            "spec": spec.to_dict(),
+            "assignment": assignment,
+            "seed": seed,
+            "backend": backend,
+            "versions": library_versions(backend),
+        }
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -62,7 +64,9 @@ def _init_worker(threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _train(backend: str, spec: Spec, assignment: dict[str, Value], seed: int) -> Outcome:
+def _train(
+    backend: str, spec: Spec, assignment: dict[str, Value], seed: int
+) -> Outcome:
     data = None if backend == "simulated" else _data(spec.data)
     return get_backend(backend).train(spec, data, assignment, seed)  # type: ignore[arg-type]
 
@@ -123,7 +127,9 @@ class Lab:
             )
         return self._pool
 
-    def measure(self, arms: Iterable[Arm], seeds: Iterable[int]) -> dict[Arm, list[Outcome]]:
+    def measure(
+        self, arms: Iterable[Arm], seeds: Iterable[int]
+    ) -> dict[Arm, list[Outcome]]:
         """Outcomes of every arm at every seed, training only what is missing."""
         arms, seeds = list(dict.fromkeys(arms)), list(seeds)
         requests = [(arm, seed) for arm in arms for seed in seeds]
@@ -156,12 +162,21 @@ class Lab:
             self._report(done, total, arm, seed, True, None)
 
         if to_train:
-            logger.info("training %d trials (%d from the store)", len(to_train),
-                        total - len(to_train))
+            logger.info(
+                "training %d trials (%d from the store)",
+                len(to_train),
+                total - len(to_train),
+            )
         for job, outcome in self._train_all(to_train):
             arm, seed, key, backend, assignment = job
-            self.store.put(key, backend=backend, arm=arm.label(pair), seed=seed,
-                           assignment=assignment, outcome=outcome)
+            self.store.put(
+                key,
+                backend=backend,
+                arm=arm.label(pair),
+                seed=seed,
+                assignment=assignment,
+                outcome=outcome,
+            )
             self._memo[(arm, seed)] = outcome
             self.trained += 1
             self.train_seconds += outcome.seconds
@@ -171,15 +186,20 @@ class Lab:
             eta = elapsed / self.trained * left if self.trained else None
             self._report(done, total, arm, seed, False, eta)
 
-    def _train_all(self, jobs: list[tuple[Arm, int, str, str, dict[str, Any]]]) -> Iterable[
-        tuple[tuple[Arm, int, str, str, dict[str, Any]], Outcome]
-    ]:
+    def _train_all(
+        self, jobs: list[tuple[Arm, int, str, str, dict[str, Any]]]
+    ) -> Iterable[tuple[tuple[Arm, int, str, str, dict[str, Any]], Outcome]]:
         spec = self.pair.spec
         in_process = self.jobs == 1 or all(j[3] == "simulated" for j in jobs)
         if in_process:
             os.environ.setdefault("BISECT_ML_THREADS", str(os.cpu_count() or 1))
             for job in jobs:
-                yield job, self._guard(job, lambda j=job: _train(j[3], spec, j[4], j[1]))
+                yield (
+                    job,
+                    self._guard(
+                        job, functools.partial(_train, job[3], spec, job[4], job[1])
+                    ),
+                )
             return
 
         pool = self._executor()
@@ -194,8 +214,11 @@ class Lab:
             for future in futures:
                 future.cancel()
 
-    def _guard(self, job: tuple[Arm, int, str, str, dict[str, Any]],
-               call: Callable[[], Outcome]) -> Outcome:
+    def _guard(
+        self,
+        job: tuple[Arm, int, str, str, dict[str, Any]],
+        call: Callable[[], Outcome],
+    ) -> Outcome:
         try:
             return call()
         except BackendError:
@@ -203,11 +226,21 @@ class Lab:
         except Exception as err:  # a crash in a trial, not a diverged training
             arm, seed = job[0], job[1]
             raise BackendError(
-                job[3], f"trial {arm.label(self.pair)} seed {seed} failed: "
+                job[3],
+                f"trial {arm.label(self.pair)} seed {seed} failed: "
                 f"{err.__class__.__name__}: {err}",
             ) from err
 
-    def _report(self, done: int, total: int, arm: Arm, seed: int, cached: bool,
-                eta: float | None) -> None:
+    def _report(
+        self,
+        done: int,
+        total: int,
+        arm: Arm,
+        seed: int,
+        cached: bool,
+        eta: float | None,
+    ) -> None:
         if self.progress is not None:
-            self.progress(Progress(done, total, arm.label(self.pair), seed, cached, eta))
+            self.progress(
+                Progress(done, total, arm.label(self.pair), seed, cached, eta)
+            )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from bisect_ml._errors import StoreError
@@ -52,7 +52,8 @@ class Store:
             self._init()
         except sqlite3.DatabaseError as err:
             raise StoreError(
-                self.path, f"is not a bisect-ml store or is corrupt ({err}); it was "
+                self.path,
+                f"is not a bisect-ml store or is corrupt ({err}); it was "
                 "left untouched, give another --store path",
             ) from None
 
@@ -68,15 +69,22 @@ class Store:
                 db.executescript(_SCHEMA)
             return
         if app_id != _APP_ID:
-            raise StoreError(self.path, "is a SQLite file of another application; "
-                             "it was left untouched, give another --store path")
+            raise StoreError(
+                self.path,
+                "is a SQLite file of another application; "
+                "it was left untouched, give another --store path",
+            )
         if version != SCHEMA_VERSION:
-            raise StoreError(self.path, f"has schema version {version}, this "
-                             f"bisect-ml reads version {SCHEMA_VERSION}")
+            raise StoreError(
+                self.path,
+                f"has schema version {version}, this "
+                f"bisect-ml reads version {SCHEMA_VERSION}",
+            )
 
     def get(self, key: str) -> Outcome | None:
-        row = self._db.execute("SELECT outcome FROM trials WHERE key = ?",
-                               (key,)).fetchone()
+        row = self._db.execute(
+            "SELECT outcome FROM trials WHERE key = ?", (key,)
+        ).fetchone()
         return None if row is None else Outcome.from_dict(json.loads(row[0]))
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Outcome]:
@@ -87,14 +95,29 @@ class Store:
                 found[key] = outcome
         return found
 
-    def put(self, key: str, *, backend: str, arm: str, seed: int,
-            assignment: dict[str, object], outcome: Outcome) -> None:
+    def put(
+        self,
+        key: str,
+        *,
+        backend: str,
+        arm: str,
+        seed: int,
+        assignment: Mapping[str, object],
+        outcome: Outcome,
+    ) -> None:
         """Record one finished trial; a key already present is left as it is."""
         with self._db:
             self._db.execute(
                 "INSERT OR IGNORE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, backend, arm, seed, json.dumps(assignment, sort_keys=True),
-                 json.dumps(outcome.to_dict()), time.time()),
+                (
+                    key,
+                    backend,
+                    arm,
+                    seed,
+                    json.dumps(dict(assignment), sort_keys=True),
+                    json.dumps(outcome.to_dict()),
+                    time.time(),
+                ),
             )
 
     def __len__(self) -> int:

@@ -52,9 +52,12 @@ def _cause(c: Cause) -> dict[str, Any]:
         "pvalue": c.pvalue,
         "pvalue_adjusted": c.pvalue_adjusted,
         "effects": {
-            fw: {"estimate": cmp.effect,
-                 "ci": [_num(v) for v in cmp.confidence_interval()],
-                 "pvalue": cmp.pvalue, "test": cmp.test}
+            fw: {
+                "estimate": cmp.effect,
+                "ci": [_num(v) for v in cmp.confidence_interval()],
+                "pvalue": cmp.pvalue,
+                "test": cmp.test,
+            }
             for fw, cmp in c.comparisons.items()
         },
         "share_by_epoch": [_num(v) for v in c.share_by_epoch],
@@ -73,14 +76,19 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
             "share": _ratio(cl.share),
             "residual": {"estimate": _num(res[0]), "ci": [_num(res[1]), _num(res[2])]},
             "interaction": _ratio(cl.interaction),
-            "equivalence": {fw: {"effect": e.effect, "margin": e.margin,
-                                 "pvalue": e.pvalue}
-                            for fw, e in cl.equivalence.items()},
-            "difference": {fw: {"effect": d.effect, "pvalue": d.pvalue, "test": d.test}
-                           for fw, d in cl.difference.items()},
+            "equivalence": {
+                fw: {"effect": e.effect, "margin": e.margin, "pvalue": e.pvalue}
+                for fw, e in cl.equivalence.items()
+            },
+            "difference": {
+                fw: {"effect": d.effect, "pvalue": d.pvalue, "test": d.test}
+                for fw, d in cl.difference.items()
+            },
         }
-    means = {"torch": float(sum(g.b) / len(g.b)) if not g.diverged[1] else None,
-             "keras": float(sum(g.a) / len(g.a)) if not g.diverged[0] else None}
+    means = {
+        "torch": float(sum(g.b) / len(g.b)) if not g.diverged[1] else None,
+        "keras": float(sum(g.a) / len(g.a)) if not g.diverged[0] else None,
+    }
     return {
         "schema": SCHEMA_VERSION,
         "pair": v.pair,
@@ -89,9 +97,13 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
         "stop_reason": v.stop_reason.value,
         "strategy": v.strategy,
         "gap": {
-            "estimate": g.effect, "ci": [_num(x) for x in g.confidence_interval()],
-            "pvalue": g.pvalue, "test": g.test, "pvalue_rank": g.pvalue_rank,
-            "rank_test": g.rank_test, "means": means,
+            "estimate": g.effect,
+            "ci": [_num(x) for x in g.confidence_interval()],
+            "pvalue": g.pvalue,
+            "test": g.test,
+            "pvalue_rank": g.pvalue_rank,
+            "rank_test": g.rank_test,
+            "means": means,
             "n": {"torch": g.n[1], "keras": g.n[0]},
             "diverged": {"torch": g.diverged[1], "keras": g.diverged[0]},
             "by_epoch": [_num(x) for x in v.gap_by_epoch],
@@ -99,10 +111,19 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
         "causes": [_cause(c) for c in v.found],
         "ruled_out": [_cause(c) for c in v.ruled_out],
         "closure": closure,
-        "arms": [{"label": a.label, "base": a.base, "swap": list(a.swap),
-                  "backend": a.backend, "seeds": list(a.seeds),
-                  "values": [_num(x) for x in a.values], "mean": _num(a.mean),
-                  "diverged": a.diverged} for a in v.arms],
+        "arms": [
+            {
+                "label": a.label,
+                "base": a.base,
+                "swap": list(a.swap),
+                "backend": a.backend,
+                "seeds": list(a.seeds),
+                "values": [_num(x) for x in a.values],
+                "mean": _num(a.mean),
+                "diverged": a.diverged,
+            }
+            for a in v.arms
+        ],
         "candidates": list(v.candidates),
         "seeds": list(v.seeds),
         "settings": v.settings,

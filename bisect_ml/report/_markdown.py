@@ -13,7 +13,7 @@ _HEADLINE = {
     Status.EXPLAINED: "the gap is explained by the causes below",
     Status.RESIDUAL: "the gap is NOT fully explained by catalogued factors",
     Status.NO_GAP: "no significant gap: the sides differ by no more than seed noise "
-                   "at this budget",
+    "at this budget",
 }
 
 
@@ -40,12 +40,17 @@ def _value(c: Cause, fw: str) -> str:
 
 
 def _cause_rows(causes: tuple[Cause, ...]) -> list[str]:
-    rows = ["| factor | torch value | keras value | share of gap [95% CI] | "
-            "p (Holm) | seeds |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| factor | torch value | keras value | share of gap [95% CI] | "
+        "p (Holm) | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in causes:
         n = c.comparisons["torch"].n[0]
-        rows.append(f"| `{c.factor}` | {_value(c, 'torch')} | {_value(c, 'keras')} | "
-                    f"{_pct(c.share)} | {_p(c.pvalue_adjusted)} | {n} |")
+        rows.append(
+            f"| `{c.factor}` | {_value(c, 'torch')} | {_value(c, 'keras')} | "
+            f"{_pct(c.share)} | {_p(c.pvalue_adjusted)} | {n} |"
+        )
     return rows
 
 
@@ -72,8 +77,10 @@ def to_markdown(v: Verdict) -> str:
     ]
     if v.gap_by_epoch:
         marks = sorted({0, len(v.gap_by_epoch) // 2, len(v.gap_by_epoch) - 1})
-        out.append("- gap over training: " + ", ".join(
-            f"epoch {i + 1}: {_f(v.gap_by_epoch[i], 3)}" for i in marks))
+        out.append(
+            "- gap over training: "
+            + ", ".join(f"epoch {i + 1}: {_f(v.gap_by_epoch[i], 3)}" for i in marks)
+        )
 
     if v.causes:
         out += ["", "## Causes", ""]
@@ -82,16 +89,21 @@ def to_markdown(v: Verdict) -> str:
             out.append("")
             for c in v.found:
                 side = c.share_by_side
-                out.append(f"- `{c.factor}`: torch taking keras's value closes "
-                           f"{_pct(side['torch'])}; keras taking torch's closes "
-                           f"{_pct(side['keras'])}")
+                out.append(
+                    f"- `{c.factor}`: torch taking keras's value closes "
+                    f"{_pct(side['torch'])}; keras taking torch's closes "
+                    f"{_pct(side['keras'])}"
+                )
                 if len(c.share_by_epoch) > 2:
                     first, last = c.share_by_epoch[0], c.share_by_epoch[-1]
-                    out.append(f"  (share after epoch 1: {_f(first * 100, 3)}%, "
-                               f"after the last: {_f(last * 100, 3)}%)")
+                    out.append(
+                        f"  (share after epoch 1: {_f(first * 100, 3)}%, "
+                        f"after the last: {_f(last * 100, 3)}%)"
+                    )
         else:
-            out.append("No single factor moves either side significantly toward the "
-                       "other.")
+            out.append(
+                "No single factor moves either side significantly toward the other."
+            )
         if v.ruled_out:
             out += ["", "## Ruled out (no significant move toward the other side)", ""]
             out += _cause_rows(v.ruled_out)
@@ -99,35 +111,53 @@ def to_markdown(v: Verdict) -> str:
     if v.closure is not None:
         cl = v.closure
         r = cl.residual
-        out += ["", "## Closure, interactions and residual", "",
-                f"- every differing factor swapped closes {_pct(cl.share)} of the gap; "
-                f"closure status: **{cl.status}**",
-                f"- residual (unexplained): {r[0]:.0%} [{r[1]:.0%}, {r[2]:.0%}]",
-                f"- interaction (closure minus the sum of single-factor shares): "
-                f"{_pct(cl.interaction)}"]
+        out += [
+            "",
+            "## Closure, interactions and residual",
+            "",
+            f"- every differing factor swapped closes {_pct(cl.share)} of the gap; "
+            f"closure status: **{cl.status}**",
+            f"- residual (unexplained): {r[0]:.0%} [{r[1]:.0%}, {r[2]:.0%}]",
+            f"- interaction (closure minus the sum of single-factor shares): "
+            f"{_pct(cl.interaction)}",
+        ]
         for fw, e in cl.equivalence.items():
             d = cl.difference[fw]
-            out.append(f"- {fw} <- all vs the other side: difference {_f(e.effect)}, "
-                       f"{d.test} p = {_p(d.pvalue)}; TOST within +-{_f(e.margin)} "
-                       f"p = {_p(e.pvalue)}")
+            out.append(
+                f"- {fw} <- all vs the other side: difference {_f(e.effect)}, "
+                f"{d.test} p = {_p(d.pvalue)}; TOST within +-{_f(e.margin)} "
+                f"p = {_p(e.pvalue)}"
+            )
 
     if v.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in v.notes]
 
-    out += ["", "## Evidence", "",
-            f"- strategy `{v.strategy}`, stopped because: **{v.stop_reason.value}**",
-            f"- seeds per arm: {len(v.seeds)} ({v.seeds[0]}..{v.seeds[-1]}); "
-            f"arms measured: {len(v.arms)}",
-            f"- trials: {v.trials_run} trained, {v.trials_cached} from the store; "
-            f"wall time {v.wall_seconds:.1f} s (training {v.train_seconds:.1f} s)",
-            "- tests used:"]
+    out += [
+        "",
+        "## Evidence",
+        "",
+        f"- strategy `{v.strategy}`, stopped because: **{v.stop_reason.value}**",
+        f"- seeds per arm: {len(v.seeds)} ({v.seeds[0]}..{v.seeds[-1]}); "
+        f"arms measured: {len(v.arms)}",
+        f"- trials: {v.trials_run} trained, {v.trials_cached} from the store; "
+        f"wall time {v.wall_seconds:.1f} s (training {v.train_seconds:.1f} s)",
+        "- tests used:",
+    ]
     out += [f"  - {t}" for t in v.tests]
-    out += ["", "| arm | backend | mean | diverged | per-seed values |",
-            "|---|---|---|---|---|"]
+    out += [
+        "",
+        "| arm | backend | mean | diverged | per-seed values |",
+        "|---|---|---|---|---|",
+    ]
     for a in v.arms:
         vals = ", ".join(_f(x, 3) for x in a.values)
-        out.append(f"| {a.label} | {a.backend} | {_f(a.mean)} | {a.diverged} | {vals} |")
+        out.append(
+            f"| {a.label} | {a.backend} | {_f(a.mean)} | {a.diverged} | {vals} |"
+        )
     if v.versions:
-        out += ["", "Library versions: " + ", ".join(f"{k} {val}" for k, val in
-                                                     sorted(v.versions.items()))]
+        out += [
+            "",
+            "Library versions: "
+            + ", ".join(f"{k} {val}" for k, val in sorted(v.versions.items())),
+        ]
     return "\n".join(out) + "\n"

@@ -72,8 +72,9 @@ def _bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
 def _from_path(spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
     path = Path(spec.path or "")
     if not path.is_file():
-        raise ScenarioError("does not exist or is not a file", key="data.path",
-                            received=str(path))
+        raise ScenarioError(
+            "does not exist or is not a file", key="data.path", received=str(path)
+        )
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as npz:
@@ -81,26 +82,33 @@ def _from_path(spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
                 if not {"x", "y"} <= keys:
                     raise ScenarioError(
                         "must be an .npz file holding arrays `x` and `y`",
-                        key="data.path", received=sorted(keys),
+                        key="data.path",
+                        received=sorted(keys),
                     )
                 x, y = npz["x"], npz["y"]
         except (OSError, ValueError) as err:
-            raise ScenarioError(f"cannot be read as .npz ({err})", key="data.path",
-                                received=str(path)) from None
+            raise ScenarioError(
+                f"cannot be read as .npz ({err})", key="data.path", received=str(path)
+            ) from None
     elif path.suffix == ".csv":
         x, y = _read_csv(path, spec.target)
     else:
-        raise ScenarioError("must end in .npz or .csv", key="data.path",
-                            received=str(path))
+        raise ScenarioError(
+            "must end in .npz or .csv", key="data.path", received=str(path)
+        )
     if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
         raise ScenarioError(
             "must hold `x` of shape (n, features) and `y` of shape (n,)",
-            key="data.path", received=f"x{x.shape}, y{y.shape}",
+            key="data.path",
+            received=f"x{x.shape}, y{y.shape}",
         )
     if spec.task == "classification":
         if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ScenarioError("must hold integer class labels for classification",
-                                key="data.path", received=str(path))
+            raise ScenarioError(
+                "must hold integer class labels for classification",
+                key="data.path",
+                received=str(path),
+            )
         y = np.unique(y, return_inverse=True)[1].astype(np.int64)
     else:
         y = y.astype(np.float64)
@@ -109,26 +117,33 @@ def _from_path(spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
     if target is None:
-        raise ScenarioError("is required with a .csv path (the target column)",
-                            key="data.target")
+        raise ScenarioError(
+            "is required with a .csv path (the target column)", key="data.target"
+        )
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"cannot be read ({err})", key="data.path",
-                            received=str(path)) from None
+        raise ScenarioError(
+            f"cannot be read ({err})", key="data.path", received=str(path)
+        ) from None
     if len(rows) < 2:
-        raise ScenarioError("must have a header row and data rows", key="data.path",
-                            received=str(path))
+        raise ScenarioError(
+            "must have a header row and data rows", key="data.path", received=str(path)
+        )
     header = rows[0]
     if target not in header:
-        raise ScenarioError(f"must name a column of {path.name} ({', '.join(header)})",
-                            key="data.target", received=target)
+        raise ScenarioError(
+            f"must name a column of {path.name} ({', '.join(header)})",
+            key="data.target",
+            received=target,
+        )
     try:
         table = np.array([[float(v) for v in row] for row in rows[1:]])
     except ValueError as err:
-        raise ScenarioError(f"must hold only numbers ({err})", key="data.path",
-                            received=str(path)) from None
+        raise ScenarioError(
+            f"must hold only numbers ({err})", key="data.path", received=str(path)
+        ) from None
     col = header.index(target)
     return np.delete(table, col, axis=1), table[:, col]
 
@@ -140,19 +155,26 @@ def load_data(spec: DataSpec) -> Dataset:
         if spec.max_samples:
             series = series[: spec.max_samples]
         cut = int(round(len(series) * (1 - spec.test_fraction)))
-        if spec.window is None or cut <= spec.window + 2 or \
-                len(series) - cut <= spec.window + 2:
+        if (
+            spec.window is None
+            or cut <= spec.window + 2
+            or len(series) - cut <= spec.window + 2
+        ):
             raise ScenarioError(
                 "is too long for the series: each part needs more than window + 2 "
-                "points", key="data.window", received=spec.window,
+                "points",
+                key="data.window",
+                received=spec.window,
             )
-        return Dataset(series[:cut], None, series[cut:], None, "regression",
-                       series=True)
+        return Dataset(
+            series[:cut], None, series[cut:], None, "regression", series=True
+        )
 
     x, y = _bundled(spec.dataset) if spec.dataset else _from_path(spec)
     if len(x) < 10:
-        raise ScenarioError("must hold at least 10 samples", key="data",
-                            received=len(x))
+        raise ScenarioError(
+            "must hold at least 10 samples", key="data", received=len(x)
+        )
     rng = np.random.default_rng(spec.split_seed)
     order = rng.permutation(len(x))
     if spec.max_samples:
@@ -171,5 +193,6 @@ def check_model_fits(layers: tuple[LayerSpec, ...], data: Dataset) -> None:
         what = f"{wanted} classes" if data.task == "classification" else "1 target"
         raise ScenarioError(
             f"must be {wanted} (the data has {what})",
-            key=f"model.layers[{len(layers) - 1}].units", received=out,
+            key=f"model.layers[{len(layers) - 1}].units",
+            received=out,
         )

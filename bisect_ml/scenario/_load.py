@@ -107,8 +107,16 @@ _EXPECT = {
     "causes": _Key(list, ()),
     "ruled_out": _Key(list, ()),
 }
-_SECTIONS = ("scenario", "data", "model", "train", "sides", "search", "simulation",
-             "expect")
+_SECTIONS = (
+    "scenario",
+    "data",
+    "model",
+    "train",
+    "sides",
+    "search",
+    "simulation",
+    "expect",
+)
 
 #: Bundled data sets and their task; `series` ones need `data.window`.
 BUNDLED = {
@@ -130,8 +138,14 @@ def _unknown(key: str, allowed: Mapping[str, Any] | tuple[str, ...]) -> Scenario
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool:
-             "true or false", list: "an array", dict: "a table"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "an array",
+        dict: "a table",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -192,7 +206,8 @@ def _side(raw: Any, framework: str) -> Side:
     declared = flat.pop("framework", framework)
     if declared != framework:
         raise ScenarioError(
-            f"must be {framework!r} (the table's name)", key=f"{key}.framework",
+            f"must be {framework!r} (the table's name)",
+            key=f"{key}.framework",
             received=declared,
         )
     explicit = {}
@@ -218,7 +233,8 @@ def _data(raw: Any) -> DataSpec:
         if d["dataset"] not in BUNDLED:
             raise ScenarioError(
                 f"must be one of {', '.join(repr(b) for b in BUNDLED)}",
-                key="data.dataset", received=d["dataset"],
+                key="data.dataset",
+                received=d["dataset"],
             )
         task = BUNDLED[d["dataset"]]
         if task == "series":
@@ -229,7 +245,8 @@ def _data(raw: Any) -> DataSpec:
             task = "regression"
         if d["task"] is not None and d["task"] != task:
             raise ScenarioError(
-                f"must be {task!r} for data set {d['dataset']!r}", key="data.task",
+                f"must be {task!r} for data set {d['dataset']!r}",
+                key="data.task",
                 received=d["task"],
             )
         d["task"] = task
@@ -246,8 +263,9 @@ def _layers(raw: Any) -> tuple[LayerSpec, ...]:
             raise _unknown(f"model.{key}", ("layers",))
     layers = raw.get("layers")
     if not isinstance(layers, list) or not layers:
-        raise ScenarioError("must be a non-empty array of tables", key="model.layers",
-                            received=layers)
+        raise ScenarioError(
+            "must be a non-empty array of tables", key="model.layers", received=layers
+        )
     return tuple(
         LayerSpec(**_section(layer, f"model.layers[{i}]", _LAYER))
         for i, layer in enumerate(layers)
@@ -260,31 +278,37 @@ def _train(raw: Any, data: DataSpec, layers: tuple[LayerSpec, ...]) -> TrainSpec
     if t["loss"] == "cross_entropy":
         if data.task != "classification":
             raise ScenarioError(
-                "must be 'mse' for a regression task", key="train.loss",
+                "must be 'mse' for a regression task",
+                key="train.loss",
                 received=t["loss"],
             )
         if t["from_logits"] is None:
             raise ScenarioError(
                 "is required with cross-entropy: say whether the last layer gives "
-                "logits (true) or probabilities (false)", key="train.from_logits",
+                "logits (true) or probabilities (false)",
+                key="train.from_logits",
             )
         wanted = "linear" if t["from_logits"] else "softmax"
         if last != wanted:
             raise ScenarioError(
                 f"must be {wanted!r} when train.from_logits = "
                 f"{str(t['from_logits']).lower()}",
-                key=f"model.layers[{len(layers) - 1}].activation", received=last,
+                key=f"model.layers[{len(layers) - 1}].activation",
+                received=last,
             )
     else:
         if t["from_logits"] is not None:
-            raise ScenarioError("only applies to cross-entropy", key="train.from_logits")
+            raise ScenarioError(
+                "only applies to cross-entropy", key="train.from_logits"
+            )
         t["from_logits"] = False
     metric = "error_rate" if data.task == "classification" else "mse"
     if t["metric"] is None:
         t["metric"] = metric
     elif t["metric"] != metric:
         raise ScenarioError(
-            f"must be {metric!r} for a {data.task} task", key="train.metric",
+            f"must be {metric!r} for a {data.task} task",
+            key="train.metric",
             received=t["metric"],
         )
     return TrainSpec(**t)
@@ -297,20 +321,25 @@ def _simulation(raw: Any) -> Simulation:
         key = f"simulation.effects[{i}]"
         if not isinstance(item, Mapping) or set(item) != {"when", "shift"}:
             raise ScenarioError(
-                "must be a table with exactly `when` and `shift`", key=key,
+                "must be a table with exactly `when` and `shift`",
+                key=key,
                 received=item,
             )
         when = item["when"]
         if not isinstance(when, Mapping) or not when:
-            raise ScenarioError("must be a non-empty table of factor values",
-                                key=f"{key}.when", received=when)
+            raise ScenarioError(
+                "must be a non-empty table of factor values",
+                key=f"{key}.when",
+                received=when,
+            )
         conditions = []
         for name, value in _flatten(when).items():
             try:
                 conditions.append((name, registry[name].validate(value)))
             except ScenarioError as err:
-                raise ScenarioError(err.rule, key=f"{key}.when.{name}",
-                                    received=err.received) from None
+                raise ScenarioError(
+                    err.rule, key=f"{key}.when.{name}", received=err.received
+                ) from None
         shift = _check_value(f"{key}.shift", _Key(float), item["shift"])
         effects.append(Effect(tuple(sorted(conditions)), shift))
     return Simulation(effects=tuple(effects), **s)
@@ -372,15 +401,22 @@ def _parse(doc: Mapping[str, Any], path: str | None) -> Pair:
         for i, name in enumerate(expect[key]):
             if not isinstance(name, str) or name not in registry:
                 raise ScenarioError(
-                    "must name a known factor", key=f"expect.{key}[{i}]",
+                    "must name a known factor",
+                    key=f"expect.{key}[{i}]",
                     received=name,
                 )
 
     spec = Spec(data=data, layers=layers, train=train, simulation=simulation)
     return Pair(
-        name=meta["name"], spec=spec, sides=sides, description=meta["description"],
-        source=meta["source"], backend=meta["backend"], expect=expect,
-        search=search, path=path,
+        name=meta["name"],
+        spec=spec,
+        sides=sides,
+        description=meta["description"],
+        source=meta["source"],
+        backend=meta["backend"],
+        expect=expect,
+        search=search,
+        path=path,
     )
 
 
@@ -399,8 +435,9 @@ def resolve_scenario(ref: str | Path) -> Path:
     path = Path(ref)
     if path.suffix == ".toml" or path.exists() or "/" in str(ref):
         if not path.is_file():
-            raise ScenarioError("does not exist or is not a file", key=None,
-                                path=str(ref))
+            raise ScenarioError(
+                "does not exist or is not a file", key=None, path=str(ref)
+            )
         return path
     bundled = bundled_scenarios()
     if str(ref) in bundled:
@@ -409,7 +446,8 @@ def resolve_scenario(ref: str | Path) -> Path:
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ScenarioError(
         f"is neither a file nor a bundled scenario (bundled: "
-        f"{', '.join(sorted(bundled))}){hint}", path=str(ref),
+        f"{', '.join(sorted(bundled))}){hint}",
+        path=str(ref),
     )
 
 
@@ -419,8 +457,9 @@ def load_pair(ref: str | Path) -> Pair:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"cannot be read ({err.__class__.__name__}: {err})",
-                            path=path) from None
+        raise ScenarioError(
+            f"cannot be read ({err.__class__.__name__}: {err})", path=path
+        ) from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

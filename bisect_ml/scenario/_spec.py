@@ -155,7 +155,9 @@ class Pair:
 
     def __post_init__(self) -> None:
         if tuple(self.sides) != FRAMEWORKS:
-            raise ValueError(f"a pair needs sides {FRAMEWORKS}, got {tuple(self.sides)}")
+            raise ValueError(
+                f"a pair needs sides {FRAMEWORKS}, got {tuple(self.sides)}"
+            )
 
     def side(self, framework: str) -> Side:
         return self.sides[framework]

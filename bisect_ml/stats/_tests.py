@@ -36,7 +36,11 @@ class IntervalWarning(BisectWarning):
     """A confidence interval could not be computed and was reported as open."""
 
 
-def _finite(values: Sequence[float]) -> np.ndarray:
+#: Per-seed values: a sequence or a 1-D array.
+Values = Sequence[float] | np.ndarray
+
+
+def _finite(values: Values) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     return arr[np.isfinite(arr)]
 
@@ -76,7 +80,9 @@ class Comparison:
     def n(self) -> tuple[int, int]:
         return len(self.a), len(self.b)
 
-    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+    def confidence_interval(
+        self, confidence_level: float = 0.95
+    ) -> tuple[float, float]:
         """Bootstrap percentile interval of ``effect``."""
         if confidence_level == 0.95 and not np.isnan(self._ci[0]):
             return self._ci
@@ -100,27 +106,32 @@ def _bootstrap(
     confidence_level: float,
 ) -> tuple[float, float]:
     if any(np.isfinite(d).sum() < 2 for d in data):
-        warnings.warn("too few finite values for an interval", IntervalWarning,
-                      stacklevel=3)
+        warnings.warn(
+            "too few finite values for an interval", IntervalWarning, stacklevel=3
+        )
         return (-np.inf, np.inf)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = stats.bootstrap(
-            data, statistic, paired=paired, vectorized=True,
-            n_resamples=N_RESAMPLES, confidence_level=confidence_level,
-            method="percentile", rng=np.random.default_rng(_BOOT_SEED),
+            data,
+            statistic,
+            paired=paired,
+            vectorized=True,
+            n_resamples=N_RESAMPLES,
+            confidence_level=confidence_level,
+            method="percentile",
+            rng=np.random.default_rng(_BOOT_SEED),
         )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (np.isfinite(low) and np.isfinite(high)):
-        warnings.warn("the bootstrap interval is not finite", IntervalWarning,
-                      stacklevel=3)
+        warnings.warn(
+            "the bootstrap interval is not finite", IntervalWarning, stacklevel=3
+        )
         return (-np.inf, np.inf)
     return low, high
 
 
-def _effect_ci(
-    a: Sequence[float], b: Sequence[float], paired: bool, level: float
-) -> tuple[float, float]:
+def _effect_ci(a: Values, b: Values, paired: bool, level: float) -> tuple[float, float]:
     x, y = np.asarray(a, float), np.asarray(b, float)
     if np.isnan(x).any() or np.isnan(y).any():
         # The interval is of the mean over trials that did not diverge.
@@ -128,7 +139,7 @@ def _effect_ci(
     return _bootstrap((x, y), _mean_diff, paired, level)
 
 
-def compare(a: Sequence[float], b: Sequence[float], *, paired: bool) -> Comparison:
+def compare(a: Values, b: Values, *, paired: bool) -> Comparison:
     """Compare two arms' per-seed metrics.
 
     Parameters
@@ -159,7 +170,11 @@ def compare(a: Sequence[float], b: Sequence[float], *, paired: bool) -> Comparis
         # A diverged training is the worst outcome: rank it above every value.
         wx, wy = np.where(np.isnan(x), np.inf, x), np.where(np.isnan(y), np.inf, y)
         mw = stats.mannwhitneyu(wx, wy, alternative="two-sided")
-        test, statistic, pvalue = "Mann-Whitney U", float(mw.statistic), float(mw.pvalue)
+        test, statistic, pvalue = (
+            "Mann-Whitney U",
+            float(mw.statistic),
+            float(mw.pvalue),
+        )
         rank_test, p_rank = test, pvalue
         paired = False
     elif paired:
@@ -177,9 +192,16 @@ def compare(a: Sequence[float], b: Sequence[float], *, paired: bool) -> Comparis
         # Both arms constant: identical means give no evidence of a difference.
         pvalue = 1.0 if effect == 0 else 0.0
     return Comparison(
-        a=tuple(map(float, x)), b=tuple(map(float, y)), paired=paired, test=test,
-        statistic=statistic, pvalue=pvalue, rank_test=rank_test, pvalue_rank=p_rank,
-        effect=effect, diverged=div,
+        a=tuple(map(float, x)),
+        b=tuple(map(float, y)),
+        paired=paired,
+        test=test,
+        statistic=statistic,
+        pvalue=pvalue,
+        rank_test=rank_test,
+        pvalue_rank=p_rank,
+        effect=effect,
+        diverged=div,
         _ci=_effect_ci(x, y, paired, 0.95),
     )
 
@@ -198,7 +220,7 @@ class Equivalence:
         return "TOST (Welch)"
 
 
-def equivalence(a: Sequence[float], b: Sequence[float], margin: float) -> Equivalence:
+def equivalence(a: Values, b: Values, margin: float) -> Equivalence:
     """Welch two one-sided tests of ``|mean(b) - mean(a)| < margin``.
 
     The p-value is the larger of the two one-sided p-values; below alpha, the
@@ -228,7 +250,7 @@ class Ratio:
 
 
 def ratio_of_gaps(
-    arms: dict[str, Sequence[float]],
+    arms: dict[str, Values],
     numerator: Callable[[dict[str, np.ndarray]], np.ndarray],
     denominator: Callable[[dict[str, np.ndarray]], np.ndarray],
     confidence_level: float = 0.95,
