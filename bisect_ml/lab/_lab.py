@@ -26,6 +26,9 @@ __all__ = ["Lab", "Progress", "trial_key"]
 
 logger = logging.getLogger(__name__)
 
+#: Trials a worker process trains before it is replaced by a fresh one.
+_TRIALS_PER_WORKER = 100
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -124,6 +127,9 @@ class Lab:
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
                 initargs=(threads,),
+                # TensorFlow keeps every traced function of every model a process
+                # ever built (about 5 MB a trial); recycle workers to bound it.
+                max_tasks_per_child=_TRIALS_PER_WORKER,
             )
         return self._pool
 

@@ -1,0 +1,177 @@
+"""One trial: seed, build, compile and fit a Keras model, recording its curves."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bisect_ml._errors import BackendError
+from bisect_ml.backends._base import Outcome, library_versions
+from bisect_ml.backends.keras_backend._model import build_model
+from bisect_ml.backends.keras_backend._optim import make_optimizer
+from bisect_ml.backends.keras_backend._preprocess import (
+    Prepared,
+    metric_value,
+    prepare,
+)
+from bisect_ml.backends.keras_backend._runtime import keras, tf
+
+if TYPE_CHECKING:
+    from bisect_ml.factors import Value
+    from bisect_ml.scenario import Dataset, Spec, TrainSpec
+
+__all__ = ["Trial", "build_trial", "fit_trial"]
+
+
+@dataclass(eq=False)
+class Trial:
+    """A compiled model and its data, ready to fit."""
+
+    spec: Spec
+    prepared: Prepared
+    model: keras.Sequential
+    batch_size: int
+    shuffle: bool
+    steps_per_epoch: int | None = None
+
+
+def make_loss(train: TrainSpec) -> keras.losses.Loss:
+    """Keras's loss for the spec, with its default reduction."""
+    if train.loss == "cross_entropy":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=train.from_logits)
+    return keras.losses.MeanSquaredError()
+
+
+def build_trial(
+    spec: Spec,
+    data: Dataset,
+    assignment: dict[str, Value],
+    seed: int,
+    *,
+    one_call_per_epoch: bool = True,
+) -> Trial:
+    """Prepare the data, then seed and build the model, then compile it.
+
+    With ``one_call_per_epoch`` (the default), ``steps_per_execution`` and
+    ``steps_per_epoch`` are both the number of batches ``fit`` cuts anyway, so
+    each epoch runs as one call into TensorFlow over one dataset iterator.
+    The batches, their order and every update are those of a plain
+    ``fit(batch_size=..., shuffle=...)``, see `fit_trial`; only Python-side
+    overhead goes. ``False`` gives that plain call, for comparison.
+    """
+    prepared = prepare(
+        spec,
+        data,
+        str(assignment["preprocess.scale"]),
+        str(assignment["preprocess.window"]),
+    )
+    batch_size = int(assignment["train.batch_size"])
+    n_batches = math.ceil(len(prepared.x_train) / batch_size)
+
+    # Initializers take their seeds from Python's random as they are
+    # constructed, so seeding comes first and the layers are built in order.
+    keras.utils.set_random_seed(seed)
+    model = build_model(
+        spec.layers,
+        int(prepared.x_train.shape[1]),
+        str(assignment["init.dense.kernel"]),
+        str(assignment["init.dense.bias"]),
+    )
+    model.compile(
+        optimizer=make_optimizer(assignment),
+        loss=make_loss(spec.train),
+        steps_per_execution=n_batches if one_call_per_epoch else 1,
+    )
+    return Trial(
+        spec,
+        prepared,
+        model,
+        batch_size,
+        bool(assignment["train.shuffle"]),
+        n_batches if one_call_per_epoch else None,
+    )
+
+
+def fit_trial(trial: Trial, *, start: float | None = None) -> Outcome:
+    """Fit the trial's model and report its curves as an `Outcome`.
+
+    Running a whole epoch per call changes no update: Keras's while loop calls
+    the same one-batch train step on each batch of the iterator in turn, and
+    an explicit ``steps_per_epoch`` equal to the batch count only makes the
+    iterator fit builds at the end of one epoch serve the next, where a plain
+    call builds another one (the tests check the curves are identical).
+
+    What it changes is that Keras calls batch-level callbacks once per epoch,
+    so ``TerminateOnNaN`` looks at the epoch's running mean loss when the
+    epoch ends. A loss that turns non-finite stays so in that mean (losses
+    are never negative), so a divergence is still caught in the epoch it
+    happens; only the rest of that epoch is wasted work.
+    """
+    start = time.perf_counter() if start is None else start
+    prepared = trial.prepared
+    recorder = _TestMetric(prepared, trial.spec.train.metric)
+
+    try:
+        with _quiet_keras():
+            history = trial.model.fit(
+                prepared.x_train,
+                prepared.y_train,
+                batch_size=trial.batch_size,
+                epochs=trial.spec.train.epochs,
+                shuffle=trial.shuffle,
+                steps_per_epoch=trial.steps_per_epoch,
+                verbose=0,
+                callbacks=[recorder, keras.callbacks.TerminateOnNaN()],
+            )
+    except tf.errors.OpError as err:
+        raise BackendError("keras", f"training failed: {err.message}") from err
+
+    loss_curve = tuple(float(v) for v in history.history.get("loss", ()))
+    metric_curve = tuple(recorder.curve)
+    diverged = not all(math.isfinite(v) for v in loss_curve + metric_curve)
+    return Outcome(
+        metric=math.nan if diverged or not metric_curve else metric_curve[-1],
+        diverged=diverged,
+        loss_curve=loss_curve,
+        metric_curve=metric_curve,
+        seconds=time.perf_counter() - start,
+        versions=library_versions("keras"),
+    )
+
+
+class _TestMetric(keras.callbacks.Callback):
+    """Appends the test metric after every epoch; stops on a non-finite one."""
+
+    def __init__(self, prepared: Prepared, kind: str) -> None:
+        super().__init__()
+        self._prepared = prepared
+        self._kind = kind
+        self._x_test = tf.constant(prepared.x_test)
+        self.curve: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # A direct call runs the layers eagerly on the whole test set: far
+        # cheaper per epoch than predict(), which builds a dataset each time.
+        output = self.model(self._x_test, training=False)
+        value = metric_value(
+            self._kind, keras.ops.convert_to_numpy(output), self._prepared
+        )
+        self.curve.append(value)
+        if not math.isfinite(value):
+            self.model.stop_training = True
+
+
+@contextlib.contextmanager
+def _quiet_keras() -> Iterator[None]:
+    """Route Keras's console messages (TerminateOnNaN's) to absl logging."""
+    interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if interactive:
+            keras.config.enable_interactive_logging()
