@@ -84,6 +84,7 @@ def bisect(
     alpha: float | None = None,
     margin: float | None = None,
     progress: Callable[[Progress], None] | None = None,
+    debug: bool = False,
 ) -> Verdict:
     """Find which differing factors explain the pair's gap.
 
@@ -99,6 +100,8 @@ def bisect(
         Worker processes training in parallel.
     max_trials
         Trial budget of the search (stored trials count too).
+    debug
+        Keep what worker processes write to stderr.
 
     Returns
     -------
@@ -131,7 +134,9 @@ def bisect(
     )
     trial_store = Store(store if store is not None else default_store_path())
     try:
-        with Lab(pair, trial_store, jobs=jobs, progress=progress) as lab:
+        with Lab(
+            pair, trial_store, jobs=jobs, progress=progress, quiet_workers=not debug
+        ) as lab:
             verdict: Verdict = search.run(lab)
     finally:
         trial_store.close()

@@ -98,6 +98,7 @@ def bisect(
             jobs=jobs,
             max_trials=max_trials,
             progress=None if quiet else _ProgressLine(),
+            debug=debug,
         )
     except KeyboardInterrupt:
         typer.echo(

@@ -62,9 +62,16 @@ def _data(spec: DataSpec) -> Dataset:
     return load_data(spec)
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, quiet: bool) -> None:
     os.environ["BISECT_ML_THREADS"] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if quiet:
+        # TensorFlow's C++ runtime writes start-up notices straight to fd 2,
+        # past every Python logging setting. A worker's errors reach the parent
+        # as exceptions, so its stderr is dropped unless the user asks for it.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
 
 
 def _train(
@@ -86,6 +93,8 @@ class Lab:
     jobs
         Worker processes for real backends. Each worker imports its frameworks
         once and trains many trials; the simulated backend runs in-process.
+    quiet_workers
+        Drop what workers write to stderr (TensorFlow's start-up notices).
     progress
         Called after every trial, trained or taken from the store.
     """
@@ -97,11 +106,13 @@ class Lab:
         *,
         jobs: int = 1,
         progress: Callable[[Progress], None] | None = None,
+        quiet_workers: bool = True,
     ) -> None:
         self.pair = pair
         self.store = store
         self.jobs = max(1, jobs)
         self.progress = progress
+        self.quiet_workers = quiet_workers
         self.trained = 0
         self.cached = 0
         self.train_seconds = 0.0
@@ -126,7 +137,7 @@ class Lab:
                 max_workers=self.jobs,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(threads,),
+                initargs=(threads, self.quiet_workers),
                 # TensorFlow keeps every traced function of every model a process
                 # ever built (about 5 MB a trial); recycle workers to bound it.
                 max_tasks_per_child=_TRIALS_PER_WORKER,
@@ -196,7 +207,9 @@ class Lab:
         self, jobs: list[tuple[Arm, int, str, str, dict[str, Any]]]
     ) -> Iterable[tuple[tuple[Arm, int, str, str, dict[str, Any]], Outcome]]:
         spec = self.pair.spec
-        in_process = self.jobs == 1 or all(j[3] == "simulated" for j in jobs)
+        # Real frameworks always train in worker processes (also with one job),
+        # so the parent never imports them and a worker can be recycled.
+        in_process = all(j[3] == "simulated" for j in jobs)
         if in_process:
             os.environ.setdefault("BISECT_ML_THREADS", str(os.cpu_count() or 1))
             for job in jobs:
