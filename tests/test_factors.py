@@ -46,6 +46,7 @@ def test_torch_defaults_match_the_installed_torch() -> None:
     assert loader["batch_size"].default == registry["train.batch_size"].default("torch")
     # shuffle=None means a SequentialSampler: no shuffling.
     assert loader["shuffle"].default in (None, False)
+    assert registry["train.shuffle"].default("torch") == "off"
     assert isinstance(
         DataLoader(list(range(4))).sampler, torch.utils.data.SequentialSampler
     )
@@ -80,3 +81,7 @@ def test_keras_defaults_match_the_installed_keras() -> None:
 
     source = inspect.getsource(array_data_adapter)
     assert "if steps else 32" in source
+    # fit shuffles by default; that a seeded fit repeats one permutation
+    # ("repeated") is pinned by a real fit in test_keras_backend.py.
+    assert inspect.signature(keras.Model.fit).parameters["shuffle"].default is True
+    assert registry["train.shuffle"].default("keras") == "repeated"

@@ -4,6 +4,8 @@ against the shared references, and a few tiny real trainings."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +17,13 @@ from bisect_ml.backends._common import fit_scaler, window_numpy
 
 # Nothing above imports Keras, so TensorFlow starts with this
 # package's logging and thread settings.
-from bisect_ml.backends.keras_backend import KerasBackend, _model, _optim, _preprocess
+from bisect_ml.backends.keras_backend import (
+    KerasBackend,
+    _model,
+    _optim,
+    _preprocess,
+    _train,
+)
 from bisect_ml.backends.keras_backend._runtime import THREADS_ENV, keras, tf, threads
 from bisect_ml.backends.keras_backend._train import build_trial, fit_trial
 from bisect_ml.factors import default_assignment
@@ -277,9 +285,12 @@ def test_mse_metric_is_in_original_units_over_training_variance() -> None:
 # -- whole trainings ---------------------------------------------------------
 
 
-def test_same_seed_same_outcome_and_other_seed_differs(digits: Dataset, seed: int):
+@pytest.mark.parametrize("shuffle", ["repeated", "every_epoch"])
+def test_same_seed_same_outcome_and_other_seed_differs(
+    digits: Dataset, seed: int, shuffle: str
+):
     backend = get_backend("keras")
-    assignment = default_assignment("keras")
+    assignment = keras_assignment(train__shuffle=shuffle)
     first = backend.train(DIGITS, digits, assignment, seed)
     other = backend.train(DIGITS, digits, assignment, seed + 1)
     again = backend.train(DIGITS, digits, assignment, seed)
@@ -339,6 +350,149 @@ def test_huge_learning_rate_diverges_without_raising() -> None:
     assert not math.isfinite(outcome.loss_curve[-1])
 
 
+# -- data order --------------------------------------------------------------
+
+N_SAMPLES, EPOCHS = 12, 3
+ORDER = Spec(
+    DataSpec(dataset="digits"),
+    (LayerSpec("dense", 2),),
+    TrainSpec(epochs=EPOCHS, loss="cross_entropy", from_logits=True),
+)
+
+
+class _Record(keras.layers.Layer):
+    """Passes its input on; in training, reports each batch's first feature.
+
+    The report runs in a ``tf.py_function``, so the trial keeps its compiled
+    train step and its whole-epoch calls.
+    """
+
+    def __init__(self, report: Callable[[list[int]], None]) -> None:
+        super().__init__()
+        self._report = report
+
+    def call(self, x: Any, training: bool | None = None) -> Any:
+        if not training:
+            return x
+
+        def record(batch: Any) -> Any:
+            self._report(batch.numpy()[:, 0].astype(int).tolist())
+            return batch
+
+        out = tf.py_function(record, [x], x.dtype)
+        out.set_shape(x.shape)
+        return out
+
+    def compute_output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return shape
+
+
+def _split(seen: list[int]) -> list[list[int]]:
+    assert len(seen) == EPOCHS * N_SAMPLES
+    return [seen[k * N_SAMPLES : (k + 1) * N_SAMPLES] for k in range(EPOCHS)]
+
+
+def _epoch_orders(
+    monkeypatch: pytest.MonkeyPatch, shuffle: str, seed: int
+) -> list[list[int]]:
+    """The backend's batch order in each epoch, on samples whose feature is
+    their index, with the model build_trial makes swapped for a recorder."""
+    seen: list[int] = []
+
+    def recording_model(layers: object, n_inputs: int, *_: object) -> Any:
+        return keras.Sequential(
+            [keras.Input((n_inputs,)), _Record(seen.extend), keras.layers.Dense(2)]
+        )
+
+    monkeypatch.setattr(_train, "build_model", recording_model)
+    x = np.arange(N_SAMPLES, dtype=np.float64)[:, None]
+    y = np.zeros(N_SAMPLES, np.int64)
+    data = Dataset(x, y, x, y, task="classification", n_classes=2)
+    assignment = keras_assignment(
+        train__shuffle=shuffle, train__batch_size=5, preprocess__scale="raw"
+    )
+    fit_trial(build_trial(ORDER, data, assignment, seed))
+    return _split(seen)
+
+
+def test_shuffle_values_give_their_batch_orders(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    sequential = list(range(N_SAMPLES))
+    values = ("off", "every_epoch", "repeated")
+    orders = {value: _epoch_orders(monkeypatch, value, seed) for value in values}
+
+    assert orders["off"] == [sequential] * EPOCHS
+    fresh = orders["every_epoch"]
+    drawn = _train.epoch_orders(seed, N_SAMPLES)
+    assert fresh == [next(drawn).tolist() for _ in range(EPOCHS)]
+    assert fresh[0] != fresh[1] and fresh[1] != fresh[2] and fresh[0] != fresh[2]
+    repeated = orders["repeated"]
+    assert sorted(repeated[0]) == sequential and repeated[0] != sequential
+    assert repeated == [repeated[0]] * EPOCHS
+
+    for value, seen in orders.items():
+        assert _epoch_orders(monkeypatch, value, seed) == seen, value
+    assert _epoch_orders(monkeypatch, "every_epoch", seed + 1) != fresh
+    assert _epoch_orders(monkeypatch, "repeated", seed + 1) != repeated
+
+
+def _plain_fit_orders(seed: int | None) -> list[list[int]]:
+    """Batch orders of a plain ``fit(shuffle=True)``, with or without a seed."""
+    seen: list[int] = []
+    if seed is None:
+        tf.random.set_seed(None)
+    else:
+        keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [keras.Input((1,)), _Record(seen.extend), keras.layers.Dense(2)]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    x = np.arange(N_SAMPLES, dtype=np.float32)[:, None]
+    y = np.zeros(N_SAMPLES, np.int64)
+    model.fit(x, y, batch_size=5, epochs=EPOCHS, shuffle=True, verbose=0)
+    return _split(seen)
+
+
+def test_seeded_keras_fit_shuffle_repeats_one_permutation(seed: int) -> None:
+    # Pins the genuine path of train.shuffle = "repeated" in Keras 3.15.1.
+    # Keras master seeds a stateless shuffle with the epoch number instead;
+    # when this fails, the catalogue entry and both backends must follow.
+    sequential = list(range(N_SAMPLES))
+    seeded = _plain_fit_orders(seed)
+    assert sorted(seeded[0]) == sequential and seeded[0] != sequential
+    assert seeded == [seeded[0]] * EPOCHS
+    assert _plain_fit_orders(seed) == seeded
+
+    # Without a global seed the same call reshuffles, so the check has power.
+    try:
+        unseeded = _plain_fit_orders(None)
+    finally:
+        keras.utils.set_random_seed(seed)
+    assert all(sorted(order) == sequential for order in unseeded)
+    assert unseeded[0] != unseeded[1] and unseeded[1] != unseeded[2]
+
+
+def test_reshuffled_epochs_train_like_one_fit_when_left_in_order(
+    digits: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Justifies the every_epoch emulation: one fit per epoch changes no update.
+    def in_order(seed: int, n: int) -> Iterator[np.ndarray]:
+        while True:
+            yield np.arange(n)
+
+    monkeypatch.setattr(_train, "epoch_orders", in_order)
+    outcomes = [
+        KerasBackend().train(DIGITS, digits, keras_assignment(train__shuffle=value), 0)
+        for value in ("off", "every_epoch")
+    ]
+    assert outcomes[0].loss_curve == outcomes[1].loss_curve
+    assert outcomes[0].metric_curve == outcomes[1].metric_curve
+
+
 # -- argument checks ---------------------------------------------------------
 
 
@@ -362,32 +516,6 @@ def test_bad_value_and_bad_seed_are_rejected(digits: Dataset) -> None:
         )
     with pytest.raises(BackendError, match=r"`seed` must be an integer"):
         KerasBackend().train(DIGITS, digits, default_assignment("keras"), -1)
-
-
-def test_keras_fit_reuses_one_permutation_under_a_global_seed() -> None:
-    # Genuine Keras 3.15 behaviour the backend keeps (torch reshuffles every
-    # epoch); Keras master seeds its shuffle by epoch, which would fail this.
-    seen: list[list[int]] = []
-
-    class Record(keras.layers.Layer):
-        def call(self, x: object) -> object:
-            if hasattr(x, "numpy"):
-                seen.append(x.numpy()[:, 0].astype(int).tolist())
-            return x
-
-        def compute_output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-            return shape
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((1,)), Record(), keras.layers.Dense(1)])
-    model.compile(optimizer="adam", loss="mse", run_eagerly=True)
-    x = np.arange(20, dtype=np.float32)[:, None]
-    model.fit(x, x, batch_size=5, epochs=3, shuffle=True, verbose=0)
-
-    order = [i for batch in seen for i in batch]
-    epochs = [order[k * 20 : (k + 1) * 20] for k in range(3)]
-    assert sorted(epochs[0]) == list(range(20)) and epochs[0] != list(range(20))
-    assert epochs[0] == epochs[1] == epochs[2]
 
 
 def test_thread_count_comes_from_the_environment(

@@ -83,8 +83,10 @@ BAD = [
         r"must be a float in \[0, 1\)",
     ),
     (
-        {"sides": {"torch": {"train": {"shuffle": "yes"}}, "keras": {}}},
-        "`sides.torch.train.shuffle` must be true or false, got 'yes'",
+        # The v1 boolean; the factor now names the order across epochs.
+        {"sides": {"torch": {"train": {"shuffle": True}}, "keras": {}}},
+        "`sides.torch.train.shuffle` must be one of 'off', 'every_epoch', "
+        "'repeated', got True",
     ),
     (
         {

@@ -11,6 +11,7 @@ import torch
 from scipy import stats
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
 from bisect_ml._errors import BackendError, ScenarioError
 from bisect_ml.backends import get_backend
@@ -19,13 +20,19 @@ from bisect_ml.backends.torch_backend import TorchBackend, _backend
 from bisect_ml.backends.torch_backend._model import KERNEL_INITS, build_model
 from bisect_ml.backends.torch_backend._optim import KerasAdam, make_optimizer
 from bisect_ml.backends.torch_backend._preprocess import (
+    Prepared,
     normalize,
     prepare,
     scale_features,
     to_tensor,
     window_series,
 )
-from bisect_ml.backends.torch_backend._train import evaluate, make_loss
+from bisect_ml.backends.torch_backend._train import (
+    evaluate,
+    fit,
+    make_loader,
+    make_loss,
+)
 from bisect_ml.factors import default_assignment, registry
 from bisect_ml.scenario import (
     Dataset,
@@ -297,11 +304,12 @@ def _same(a, b) -> bool:
     )
 
 
-def test_same_seed_same_outcome_other_seed_differs(seed):
+@pytest.mark.parametrize("shuffle", ["every_epoch", "repeated"])
+def test_same_seed_same_outcome_other_seed_differs(seed, shuffle):
     spec, data = _digits()
     assignment = default_assignment("torch") | {
         "train.batch_size": 16,
-        "train.shuffle": True,
+        "train.shuffle": shuffle,
     }
     backend = get_backend("torch")
     first = backend.train(spec, data, assignment, seed)
@@ -413,6 +421,88 @@ def test_series_mse_undoes_the_input_scaling():
     assert evaluate(_constant_model(0.25), data) == pytest.approx(expected, rel=1e-5)
 
 
+# --- Data order --------------------------------------------------------------
+
+N_SAMPLES, EPOCHS = 12, 3
+
+
+class _OrderRecorder(nn.Module):
+    """A linear model that records the sample indices of its training batches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(1, 2)
+        self.seen: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.seen += x[:, 0].long().tolist()
+        return self.linear(x)
+
+
+def _epoch_orders(shuffle: str, seed: int) -> list[list[int]]:
+    # Each sample's only feature is its own index.
+    x = torch.arange(N_SAMPLES, dtype=torch.float32).unsqueeze(1)
+    data = Prepared(x, torch.zeros(N_SAMPLES, dtype=torch.long), x, x[:, 0].long())
+    model = _OrderRecorder()
+    fit(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.0),
+        nn.CrossEntropyLoss(),
+        data,
+        epochs=EPOCHS,
+        batch_size=5,
+        shuffle=shuffle,
+        seed=seed,
+    )
+    seen = model.seen
+    assert len(seen) == EPOCHS * N_SAMPLES
+    return [seen[k * N_SAMPLES : (k + 1) * N_SAMPLES] for k in range(EPOCHS)]
+
+
+def test_shuffle_values_give_their_batch_orders(seed):
+    sequential = list(range(N_SAMPLES))
+    values = ("off", "every_epoch", "repeated")
+    orders = {value: _epoch_orders(value, seed) for value in values}
+
+    assert orders["off"] == [sequential] * EPOCHS
+    fresh = orders["every_epoch"]
+    assert all(sorted(order) == sequential for order in fresh)
+    assert fresh[0] != fresh[1] and fresh[1] != fresh[2] and fresh[0] != fresh[2]
+    repeated = orders["repeated"]
+    assert sorted(repeated[0]) == sequential and repeated[0] != sequential
+    assert repeated == [repeated[0]] * EPOCHS
+
+    for value, seen in orders.items():
+        assert _epoch_orders(value, seed) == seen, value
+    assert _epoch_orders("every_epoch", seed + 1) != fresh
+    assert _epoch_orders("repeated", seed + 1) != repeated
+
+
+def test_every_epoch_is_dataloader_shuffle_and_off_its_default(seed):
+    dataset = TensorDataset(torch.arange(N_SAMPLES))
+    for value, genuine in (
+        ("off", DataLoader(dataset, batch_size=5)),
+        (
+            "every_epoch",
+            DataLoader(
+                dataset,
+                batch_size=5,
+                shuffle=True,
+                generator=torch.Generator().manual_seed(seed),
+            ),
+        ),
+    ):
+        ours = make_loader(dataset, batch_size=5, shuffle=value, seed=seed)
+        assert type(ours.sampler) is type(genuine.sampler)
+        for _ in range(EPOCHS):
+            mine = [b[0].tolist() for b in ours]
+            assert mine == [b[0].tolist() for b in genuine], value
+
+    with pytest.raises(ValueError, match="unknown train.shuffle 'sometimes'"):
+        make_loader(dataset, batch_size=5, shuffle="sometimes", seed=seed)
+
+
 # --- The assignment ----------------------------------------------------------
 
 _ALTERNATIVES = {
@@ -421,7 +511,6 @@ _ALTERNATIVES = {
     "optimizer.beta_2": 0.99,
     "optimizer.epsilon": 1e-4,
     "train.batch_size": 16,
-    "train.shuffle": True,
 }
 
 

@@ -178,11 +178,34 @@ CATALOGUE: tuple[Factor, ...] = (
     ),
     Factor(
         name="train.shuffle",
-        description="whether the training order is reshuffled every epoch",
-        defaults={"torch": False, "keras": True},
-        kind=bool,
-        source="torch/utils/data/dataloader.py L395-403; keras/src/backend/"
-        "tensorflow/trainer.py L315-333",
-        how={"torch": "DataLoader(shuffle=...)", "keras": "fit(shuffle=...)"},
+        description="the order of the training samples from one epoch to the next",
+        defaults={"torch": "off", "keras": "repeated"},
+        kind=str,
+        choices={
+            "off": "the stored order in every epoch: DataLoader's default "
+            "shuffle=False, fit(shuffle=False)",
+            "every_epoch": "a fresh permutation each epoch: DataLoader(shuffle=True)",
+            "repeated": "one permutation drawn once and reused in every epoch: "
+            "Keras 3.15.1 fit(shuffle=True) after keras.utils.set_random_seed",
+        },
+        source="torch/utils/data/dataloader.py L395-403 and sampler.py L160-185 "
+        "(RandomSampler draws a new randperm each time it is iterated); "
+        "keras/src/trainers/data_adapters/array_data_adapter.py L128-142 "
+        "(tf.random.shuffle in the dataset's map: "
+        "under a global seed its op seeds are fixed when fit builds the dataset "
+        "once, keras/src/backend/tensorflow/trainer.py L751, so the iterator made "
+        "anew for each epoch, keras/src/trainers/epoch_iterator.py L110-126, "
+        "replays the same permutation; unseeded, it differs each epoch). "
+        "Keras master's ArrayDataAdapter._tf_shuffle seeds a stateless shuffle "
+        "with the epoch number instead, which reshuffles every epoch",
+        how={
+            "torch": "DataLoader(shuffle=False) and DataLoader(shuffle=True) with "
+            "the trial's generator, genuine; repeated is emulated by a DataLoader "
+            "whose sampler is one torch.randperm drawn from that generator",
+            "keras": "fit(shuffle=False) and, after set_random_seed, "
+            "fit(shuffle=True), genuine; every_epoch is emulated by one "
+            "fit(epochs=1, shuffle=False) per epoch on arrays permuted by a "
+            "NumPy Generator seeded with the trial's seed",
+        },
     ),
 )

@@ -46,8 +46,12 @@ class KerasBackend:
                                with shifted targets
     ``optimizer.*``            ``keras.optimizers.Adam``; for ``corrected``
                                epsilon, a subclass with torch's update step
-    ``train.batch_size``,      ``Model.fit(batch_size=..., shuffle=...)``
-    ``train.shuffle``
+    ``train.batch_size``       ``Model.fit(batch_size=...)``
+    ``train.shuffle``          ``fit(shuffle=False)`` for ``off``,
+                               ``fit(shuffle=True)`` for ``repeated``;
+                               ``every_epoch`` is one ``fit(epochs=1,
+                               shuffle=False)`` per epoch on freshly
+                               permuted arrays
     ========================== =============================================
 
     Notes
@@ -60,8 +64,9 @@ class KerasBackend:
     With a global seed set, Keras 3.15's ``fit(shuffle=True)`` on arrays draws
     one permutation and reuses it in every epoch (its ``tf.random.shuffle``
     kernel is rebuilt from the same seeds for each epoch's iterator); torch's
-    ``DataLoader(shuffle=True)`` draws a new one each epoch. This backend keeps
-    Keras's genuine behaviour.
+    ``DataLoader(shuffle=True)`` draws a new one each epoch. The two are the
+    ``train.shuffle`` values ``repeated`` (Keras's default here, run
+    genuinely) and ``every_epoch`` (emulated).
 
     Each epoch runs as one TensorFlow call (``steps_per_execution`` and
     ``steps_per_epoch`` are the number of batches): the batches and updates

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bisect_ml._errors import BackendError
 from bisect_ml.backends._base import Outcome, library_versions
 from bisect_ml.backends.keras_backend._model import build_model
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from bisect_ml.factors import Value
     from bisect_ml.scenario import Dataset, Spec, TrainSpec
 
-__all__ = ["Trial", "build_trial", "fit_trial"]
+__all__ = ["Trial", "build_trial", "epoch_orders", "fit_trial"]
 
 
 @dataclass(eq=False)
@@ -35,7 +37,8 @@ class Trial:
     prepared: Prepared
     model: keras.Sequential
     batch_size: int
-    shuffle: bool
+    shuffle: str
+    seed: int
     steps_per_epoch: int | None = None
 
 
@@ -91,13 +94,22 @@ def build_trial(
         prepared,
         model,
         batch_size,
-        bool(assignment["train.shuffle"]),
+        str(assignment["train.shuffle"]),
+        seed,
         n_batches if one_call_per_epoch else None,
     )
 
 
 def fit_trial(trial: Trial, *, start: float | None = None) -> Outcome:
     """Fit the trial's model and report its curves as an `Outcome`.
+
+    ``train.shuffle`` picks the call: ``off`` and ``repeated`` are one
+    ``fit(shuffle=False)`` or ``fit(shuffle=True)``, Keras's own (after the
+    global seed `build_trial` sets, Keras 3.15 repeats one permutation every
+    epoch). ``every_epoch`` emulates torch's ``DataLoader(shuffle=True)``: one
+    ``fit(epochs=1, shuffle=False)`` per epoch on the arrays permuted by
+    `epoch_orders`; the model, optimizer state and callbacks carry over, so
+    with unpermuted arrays it trains exactly like ``off`` (the tests check).
 
     Running a whole epoch per call changes no update: Keras's while loop calls
     the same one-batch train step on each batch of the iterator in turn, and
@@ -114,23 +126,25 @@ def fit_trial(trial: Trial, *, start: float | None = None) -> Outcome:
     start = time.perf_counter() if start is None else start
     prepared = trial.prepared
     recorder = _TestMetric(prepared, trial.spec.train.metric)
+    callbacks = [recorder, keras.callbacks.TerminateOnNaN()]
 
     try:
         with _quiet_keras():
-            history = trial.model.fit(
-                prepared.x_train,
-                prepared.y_train,
-                batch_size=trial.batch_size,
-                epochs=trial.spec.train.epochs,
-                shuffle=trial.shuffle,
-                steps_per_epoch=trial.steps_per_epoch,
-                verbose=0,
-                callbacks=[recorder, keras.callbacks.TerminateOnNaN()],
-            )
+            if trial.shuffle == "every_epoch":
+                losses = _fit_reshuffled(trial, callbacks)
+            else:
+                losses = _fit(
+                    trial,
+                    prepared.x_train,
+                    prepared.y_train,
+                    epochs=trial.spec.train.epochs,
+                    shuffle=trial.shuffle == "repeated",
+                    callbacks=callbacks,
+                )
     except tf.errors.OpError as err:
         raise BackendError("keras", f"training failed: {err.message}") from err
 
-    loss_curve = tuple(float(v) for v in history.history.get("loss", ()))
+    loss_curve = tuple(losses)
     metric_curve = tuple(recorder.curve)
     diverged = not all(math.isfinite(v) for v in loss_curve + metric_curve)
     return Outcome(
@@ -141,6 +155,56 @@ def fit_trial(trial: Trial, *, start: float | None = None) -> Outcome:
         seconds=time.perf_counter() - start,
         versions=library_versions("keras"),
     )
+
+
+def epoch_orders(seed: int, n: int) -> Iterator[np.ndarray]:
+    """The sample order of each epoch for ``every_epoch``: fresh permutations.
+
+    They draw from a NumPy Generator of their own, seeded with the trial's
+    seed, so the same seed gives the same orders and no Keras draw moves.
+    """
+    rng = np.random.default_rng(seed)
+    while True:
+        yield rng.permutation(n)
+
+
+def _fit(
+    trial: Trial,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    shuffle: bool,
+    callbacks: list[keras.callbacks.Callback],
+) -> list[float]:
+    history = trial.model.fit(
+        x,
+        y,
+        batch_size=trial.batch_size,
+        epochs=epochs,
+        shuffle=shuffle,
+        steps_per_epoch=trial.steps_per_epoch,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return [float(v) for v in history.history.get("loss", ())]
+
+
+def _fit_reshuffled(
+    trial: Trial, callbacks: list[keras.callbacks.Callback]
+) -> list[float]:
+    x, y = trial.prepared.x_train, trial.prepared.y_train
+    orders = epoch_orders(trial.seed, len(x))
+    losses: list[float] = []
+    for _ in range(trial.spec.train.epochs):
+        order = next(orders)
+        losses += _fit(
+            trial, x[order], y[order], epochs=1, shuffle=False, callbacks=callbacks
+        )
+        # fit clears stop_training when it starts, so the loop checks it here.
+        if trial.model.stop_training:
+            break
+    return losses
 
 
 class _TestMetric(keras.callbacks.Callback):

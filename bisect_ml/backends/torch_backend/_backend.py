@@ -67,7 +67,7 @@ class _Settings:
     epsilon: float
     epsilon_placement: str
     batch_size: int
-    shuffle: bool
+    shuffle: str
 
     @classmethod
     def read(cls, assignment: Mapping[str, Value]) -> _Settings:
@@ -96,7 +96,7 @@ class _Settings:
             epsilon=float(v["optimizer.epsilon"]),
             epsilon_placement=str(v["optimizer.epsilon_placement"]),
             batch_size=int(v["train.batch_size"]),
-            shuffle=bool(v["train.shuffle"]),
+            shuffle=str(v["train.shuffle"]),
         )
 
 
@@ -105,9 +105,12 @@ class TorchBackend:
 
     Each factor value that is torch's default runs torch's own component:
     ``nn.Linear``'s ``reset_parameters``, `torch.optim.Adam`, ToTensor and
-    Normalize semantics, ``DataLoader(batch_size, shuffle)``. Keras's values
-    are emulated on torch: its initializers through `torch.nn.init`, its zero
-    bias, and its Adam update as a `torch.optim.Optimizer`.
+    Normalize semantics, ``DataLoader(batch_size, shuffle)`` (``shuffle=True``
+    for ``train.shuffle = "every_epoch"``). Keras's values are emulated on
+    torch: its initializers through `torch.nn.init`, its zero bias, its Adam
+    update as a `torch.optim.Optimizer`, and the one permutation its seeded
+    ``fit(shuffle=True)`` repeats every epoch (``"repeated"``) as a DataLoader
+    whose sampler is a single ``randperm``.
 
     Notes
     -----

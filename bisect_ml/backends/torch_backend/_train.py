@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from bisect_ml.backends.torch_backend._preprocess import Prepared
 
-__all__ = ["Curves", "evaluate", "fit", "make_loss"]
+__all__ = ["Curves", "evaluate", "fit", "make_loader", "make_loss"]
 
 #: Keras clips probabilities to [eps, 1 - eps] before taking their log.
 _PROBABILITY_EPSILON = 1e-7
@@ -48,6 +48,37 @@ class Curves:
     diverged: bool
 
 
+def make_loader(
+    dataset: TensorDataset, *, batch_size: int, shuffle: str, seed: int
+) -> DataLoader[tuple[torch.Tensor, ...]]:
+    """The DataLoader of ``train.shuffle``, its order drawn from its own generator.
+
+    ``off`` and ``every_epoch`` are torch's own ``DataLoader(shuffle=False)``
+    and ``DataLoader(shuffle=True)``. ``repeated`` emulates Keras 3.15's
+    seeded ``fit(shuffle=True)``: one ``randperm``, drawn once from the same
+    generator, is the sampler of every epoch.
+
+    The generator is seeded with ``seed``, a genuine DataLoader option, so that
+    arms which differ only in how weights are drawn still see the same batches
+    (as in Keras, whose initialisers draw from Python's ``random`` and whose
+    shuffle draws from TensorFlow's seed).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    if shuffle == "repeated":
+        order = torch.randperm(len(dataset), generator=generator).tolist()
+        return DataLoader(
+            dataset, batch_size=batch_size, sampler=order, generator=generator
+        )
+    if shuffle in ("off", "every_epoch"):
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle == "every_epoch",
+            generator=generator,
+        )
+    raise ValueError(f"unknown train.shuffle {shuffle!r}")
+
+
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -56,21 +87,18 @@ def fit(
     *,
     epochs: int,
     batch_size: int,
-    shuffle: bool,
+    shuffle: str,
     seed: int,
 ) -> Curves:
     """Train for ``epochs``; stop at the first non-finite loss or metric.
 
-    The data order draws from its own generator seeded with ``seed``, a genuine
-    DataLoader option, so that arms which differ only in how weights are drawn
-    still see the same batches (as Keras, whose initialisers draw from Python's
-    ``random`` and whose shuffle draws from TensorFlow's seed).
+    The batches come from `make_loader`, in the order ``shuffle`` names.
     """
-    loader = DataLoader(
+    loader = make_loader(
         TensorDataset(data.x_train, data.y_train),
         batch_size=batch_size,
         shuffle=shuffle,
-        generator=torch.Generator().manual_seed(seed),
+        seed=seed,
     )
     losses: list[float] = []
     metrics: list[float] = []
