@@ -40,6 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=SEED_SCENARIOS)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="keep the reports in this folder"
+    )
     args = parser.parse_args()
 
     help_times = [_run([*BIN, "--help"])[0] for _ in range(5)]
@@ -53,7 +56,8 @@ def main() -> None:
     print("-" * len(header))
     for name in args.names:
         with tempfile.TemporaryDirectory() as tmp:
-            store, out = Path(tmp) / "s.sqlite", Path(tmp) / "out"
+            store = Path(tmp) / "s.sqlite"
+            out = args.out or Path(tmp) / "out"
             cmd = [
                 *BIN,
                 "bisect",

@@ -86,8 +86,12 @@ class Cause:
     comparisons: dict[str, Comparison]
     pvalue: float
     pvalue_adjusted: float
-    is_cause: bool
+    role: str
     share_by_epoch: tuple[float, ...] = ()
+
+    @property
+    def is_cause(self) -> bool:
+        return self.role == "cause"
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class Closure:
     equivalence: dict[str, Equivalence]
     difference: dict[str, Comparison]
     status: str  # "equivalent", "different", "inconclusive"
+    residual_90: tuple[float, float] = (float("nan"), float("nan"))
+    margin: float = 0.2
 
     @property
     def residual(self) -> tuple[float, float, float]:
@@ -140,5 +146,10 @@ class Verdict:
         )
 
     @property
+    def offsetting(self) -> tuple[Cause, ...]:
+        """Factors that significantly push the sides apart the other way."""
+        return tuple(c for c in self.causes if c.role == "offsetting")
+
+    @property
     def ruled_out(self) -> tuple[Cause, ...]:
-        return tuple(c for c in self.causes if not c.is_cause)
+        return tuple(c for c in self.causes if c.role == "ruled_out")

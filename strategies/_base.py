@@ -39,9 +39,12 @@ class FactorTest:
         self.factor = factor
         self.comparisons = comparisons
         pvalues = [comparisons[fw].pvalue_toward(toward[fw]) for fw in comparisons]
+        away = [comparisons[fw].pvalue_toward(-toward[fw]) for fw in comparisons]
         #: Smallest one-sided p-value of a move toward the other side, doubled
         #: for the two directions looked at (Bonferroni).
         self.pvalue = min(1.0, len(pvalues) * min(pvalues))
+        #: The same for a move away from the other side.
+        self.pvalue_away = min(1.0, len(away) * min(away))
 
 
 class Strategy(ABC):
@@ -255,11 +258,18 @@ class Strategy(ABC):
             return []
         tests = [self.test_factor(f) for f in tested]
         adjusted = holm([t.pvalue for t in tests])
+        adjusted_away = holm([t.pvalue_away for t in tests])
         arms = self._share_arms(tested)
         pair = self.pair
         causes = []
-        for test, p_adj in zip(tests, adjusted, strict=True):
+        for test, p_adj, p_away in zip(tests, adjusted, adjusted_away, strict=True):
             f = test.factor
+            if f in found:
+                role = "cause"
+            elif p_away < self.alpha:
+                role = "offsetting"
+            else:
+                role = "ruled_out"
             causes.append(
                 Cause(
                     factor=f,
@@ -277,7 +287,7 @@ class Strategy(ABC):
                     comparisons=test.comparisons,
                     pvalue=test.pvalue,
                     pvalue_adjusted=p_adj,
-                    is_cause=f in found,
+                    role=role,
                     share_by_epoch=self._share_by_epoch(f),
                 )
             )
@@ -314,21 +324,30 @@ class Strategy(ABC):
             "torch": equivalence(k, tc, margin),
             "keras": equivalence(t, kc, margin),
         }
-        p_diff = holm([c.pvalue for c in difference.values()])
-        if min(p_diff) < self.alpha:
-            status = "different"
-        elif all(e.pvalue < self.alpha for e in equiv.values()):
+        m = self._m
+        arms = {"T": t, "K": k, "t": tc, "k": kc}
+
+        def closed(a: dict[str, np.ndarray]) -> np.ndarray:
+            return (m(a["T"]) - m(a["t"])) + (m(a["k"]) - m(a["K"]))
+
+        def gap2(a: dict[str, np.ndarray]) -> np.ndarray:
+            return 2 * (m(a["T"]) - m(a["K"]))
+
+        share = ratio_of_gaps(arms, closed, gap2)
+        share_90 = ratio_of_gaps(arms, closed, gap2, confidence_level=0.90)
+        residual_90 = (1 - share_90.high, 1 - share_90.low)
+        # The decision rests on the residual share pooled over both directions:
+        # equivalence is its 90% interval inside +-margin (the interval form of
+        # two one-sided tests at 5%); a residual is its 95% interval excluding 0.
+        # The per-arm Welch and TOST results are kept as supporting evidence.
+        residual_95 = (1 - share.high, 1 - share.low)
+        if -self.margin < residual_90[0] and residual_90[1] < self.margin:
             status = "equivalent"
+        elif residual_95[0] > 0 or residual_95[1] < 0:
+            status = "different"
         else:
             status = "inconclusive"
 
-        m = self._m
-        arms = {"T": t, "K": k, "t": tc, "k": kc}
-        share = ratio_of_gaps(
-            arms,
-            lambda a: (m(a["T"]) - m(a["t"])) + (m(a["k"]) - m(a["K"])),
-            lambda a: 2 * (m(a["T"]) - m(a["K"])),
-        )
         singles = [
             f
             for f in candidates
@@ -345,15 +364,15 @@ class Strategy(ABC):
                 )
             return total
 
-        inter = ratio_of_gaps(
-            all_arms, interaction, lambda a: 2 * (m(a["T"]) - m(a["K"]))
-        )
+        inter = ratio_of_gaps(all_arms, interaction, gap2)
         return Closure(
             share=share,
             interaction=inter,
             equivalence=equiv,
             difference=difference,
             status=status,
+            residual_90=residual_90,
+            margin=self.margin,
         )
 
     def _verdict(
@@ -408,8 +427,9 @@ class Strategy(ABC):
             ]
         if closure is not None:
             tests.append(
-                f"TOST (Welch) for closure, margin {self.margin:.0%} of the gap; "
-                "Welch t with Holm over the two closure arms for a residual"
+                "closure: equivalent when the 90% interval of the residual share "
+                f"lies inside +-{self.margin:.0%} (interval form of TOST), a residual "
+                "when its 95% interval excludes 0; per-arm Welch t and TOST beside"
             )
         tests.append(
             "percentile bootstrap over seeds (4999 resamples, arms "

@@ -100,3 +100,22 @@ def test_unknown_strategy_is_bad_input(tmp_path: Path) -> None:
 
     with pytest.raises(ScenarioError, match="`strategy` must be one of 'ofat'"):
         _run(simulated_doc([]), tmp_path, strategy="magic")
+
+
+def test_a_factor_pushing_the_other_way_is_offsetting_not_ruled_out(
+    tmp_path: Path,
+) -> None:
+    # torch's kernel makes it worse (+0.06), but torch's preprocessing makes it
+    # better (-0.03): the gap is 0.03 and preprocessing hides half of the rest.
+    doc = simulated_doc(
+        [
+            {"when": KERNEL, "shift": 0.06},
+            {"when": {"preprocess.scale": "symmetric"}, "shift": -0.03},
+        ]
+    )
+    v = _run(doc, tmp_path)
+    assert [c.factor for c in v.found] == ["init.dense.kernel"]
+    assert [c.factor for c in v.offsetting] == ["preprocess.scale"]
+    assert v.offsetting[0].share.high < 0
+    assert "preprocess.scale" not in {c.factor for c in v.ruled_out}
+    assert v.closure is not None and v.closure.status == "equivalent"

@@ -7,12 +7,13 @@ Schema (version 1), every number from the verdict, ``null`` where undefined:
 - ``gap``: ``estimate`` (mean torch - mean keras), ``ci`` [low, high],
   ``pvalue``, ``test``, ``pvalue_rank``, ``rank_test``, ``means`` {torch, keras},
   ``n`` {torch, keras}, ``diverged`` {torch, keras}, ``by_epoch`` [...]
-- ``causes`` and ``ruled_out``: lists of {``factor``, ``values`` {torch, keras},
-  ``is_default`` {torch, keras}, ``share`` {estimate, ci}, ``share_by_side``
-  {torch: {estimate, ci}, keras: ...}, ``pvalue``, ``pvalue_adjusted``,
+- ``causes``, ``offsetting`` and ``ruled_out``: lists of {``factor``,
+  ``values`` {torch, keras}, ``is_default`` {torch, keras}, ``share``
+  {estimate, ci}, ``share_by_side`` {torch: {estimate, ci}, keras: ...}, ``pvalue``, ``pvalue_adjusted``,
   ``effects`` {torch: {estimate, ci, pvalue, test}, keras: ...},
   ``share_by_epoch`` [...]}
-- ``closure``: null, or {``status``, ``share``, ``residual``, ``interaction``
+- ``closure``: null, or {``status``, ``margin``, ``share``, ``residual``
+  (with ``ci90``, the interval the equivalence decision uses), ``interaction``
   (each {estimate, ci}), ``equivalence`` {torch: {effect, margin, pvalue}, ...},
   ``difference`` {torch: {effect, pvalue, test}, ...}}
 - ``arms``: [{label, base, swap, backend, seeds, values, mean, diverged}]
@@ -74,7 +75,12 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
         closure = {
             "status": cl.status,
             "share": _ratio(cl.share),
-            "residual": {"estimate": _num(res[0]), "ci": [_num(res[1]), _num(res[2])]},
+            "residual": {
+                "estimate": _num(res[0]),
+                "ci": [_num(res[1]), _num(res[2])],
+                "ci90": [_num(x) for x in cl.residual_90],
+            },
+            "margin": cl.margin,
             "interaction": _ratio(cl.interaction),
             "equivalence": {
                 fw: {"effect": e.effect, "margin": e.margin, "pvalue": e.pvalue}
@@ -109,6 +115,7 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
             "by_epoch": [_num(x) for x in v.gap_by_epoch],
         },
         "causes": [_cause(c) for c in v.found],
+        "offsetting": [_cause(c) for c in v.offsetting],
         "ruled_out": [_cause(c) for c in v.ruled_out],
         "closure": closure,
         "arms": [

@@ -104,8 +104,16 @@ def to_markdown(v: Verdict) -> str:
             out.append(
                 "No single factor moves either side significantly toward the other."
             )
+        if v.offsetting:
+            out += [
+                "",
+                "## Offsetting (significant, but pushing the sides apart the other "
+                "way: they hide part of the gap)",
+                "",
+            ]
+            out += _cause_rows(v.offsetting)
         if v.ruled_out:
-            out += ["", "## Ruled out (no significant move toward the other side)", ""]
+            out += ["", "## Ruled out (no significant move either way)", ""]
             out += _cause_rows(v.ruled_out)
 
     if v.closure is not None:
@@ -117,7 +125,9 @@ def to_markdown(v: Verdict) -> str:
             "",
             f"- every differing factor swapped closes {_pct(cl.share)} of the gap; "
             f"closure status: **{cl.status}**",
-            f"- residual (unexplained): {r[0]:.0%} [{r[1]:.0%}, {r[2]:.0%}]",
+            f"- residual (unexplained): {r[0]:.0%} [{r[1]:.0%}, {r[2]:.0%}] (95% CI); "
+            f"90% CI [{cl.residual_90[0]:.0%}, {cl.residual_90[1]:.0%}] against the "
+            f"equivalence margin +-{cl.margin:.0%}",
             f"- interaction (closure minus the sum of single-factor shares): "
             f"{_pct(cl.interaction)}",
         ]
