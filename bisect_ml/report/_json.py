@@ -9,7 +9,8 @@ Schema (version 1), every number from the verdict, ``null`` where undefined:
   ``n`` {torch, keras}, ``diverged`` {torch, keras}, ``by_epoch`` [...]
 - ``causes``, ``offsetting`` and ``ruled_out``: lists of {``factor``,
   ``values`` {torch, keras}, ``is_default`` {torch, keras}, ``share``
-  {estimate, ci}, ``share_by_side`` {torch: {estimate, ci}, keras: ...}, ``pvalue``, ``pvalue_adjusted``,
+  {estimate, ci}, ``share_by_side`` {torch: {estimate, ci}, keras: ...},
+  ``pvalue``, ``pvalue_adjusted``,
   ``effects`` {torch: {estimate, ci, pvalue, test}, keras: ...},
   ``share_by_epoch`` [...]}
 - ``closure``: null, or {``status``, ``margin``, ``share``, ``residual``
