@@ -25,6 +25,7 @@ SEED_SCENARIOS = [
     "seed-preprocess",
     "seed-window",
     "seed-adam",
+    "seed-adam-noise",
     "seed-article",
 ]
 BIN = [sys.executable, "-m", "bisect_ml.cli"]

@@ -40,5 +40,6 @@ def test_scenario_reaches_its_expected_verdict(name: str, tmp_path: Path) -> Non
     assert verdict.status is _VERDICT[expect["verdict"]]
     found = {c.factor for c in verdict.found}
     assert found == set(expect["causes"])
+    assert {c.factor for c in verdict.offsetting} == set(expect["offsetting"])
     ruled_out = {c.factor for c in verdict.ruled_out}
     assert set(expect["ruled_out"]) <= ruled_out

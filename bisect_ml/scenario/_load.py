@@ -105,6 +105,7 @@ _SIMULATION = {
 _EXPECT = {
     "verdict": _Key(str, None, choices=("causes", "no_gap", "residual")),
     "causes": _Key(list, ()),
+    "offsetting": _Key(list, ()),
     "ruled_out": _Key(list, ()),
 }
 _SECTIONS = (
@@ -397,7 +398,7 @@ def _parse(doc: Mapping[str, Any], path: str | None) -> Pair:
         )
     search = _section(doc.get("search", {}), "search", _SEARCH)
     expect = _section(doc.get("expect", {}), "expect", _EXPECT)
-    for key in ("causes", "ruled_out"):
+    for key in ("causes", "offsetting", "ruled_out"):
         for i, name in enumerate(expect[key]):
             if not isinstance(name, str) or name not in registry:
                 raise ScenarioError(
