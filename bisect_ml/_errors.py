@@ -14,6 +14,7 @@ __all__ = [
     "BisectError",
     "BisectWarning",
     "BudgetExhausted",
+    "ExecutorError",
     "ScenarioError",
     "StoreError",
 ]
@@ -98,3 +99,12 @@ class BudgetExhausted(BisectError):
 
 class BisectWarning(UserWarning):
     """Something in a result deserves the user's attention."""
+
+
+class ExecutorError(BisectError):
+    """An executor cannot be started or reached, or cannot run trials."""
+
+    def __init__(self, executor: str, problem: str) -> None:
+        self.executor = executor
+        self.problem = problem
+        super().__init__(f"executor `{executor}`: {problem}")

@@ -80,6 +80,9 @@ def bisect(
     strategy: str | None = None,
     store: str | Path | None = None,
     jobs: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    retries: int = 2,
     max_trials: int | None = None,
     alpha: float | None = None,
     margin: float | None = None,
@@ -97,7 +100,17 @@ def bisect(
     store
         The SQLite trial store; defaults to `default_store_path`.
     jobs
-        Worker processes training in parallel.
+        Trials trained in parallel (worker processes of the local pool, or
+        workers of a LocalCluster / CPUs of a local Ray instance).
+    executor
+        ``"local"`` (default), ``"dask"`` or ``"ray"``; the last two need the
+        ``bisect-ml[dask]`` or ``bisect-ml[ray]`` extra.
+    address
+        Scheduler address of a Dask or Ray cluster; ``None`` starts one on this
+        machine.
+    retries
+        Times a trial whose worker process died is tried again before it is
+        recorded as failed (and counted like a diverged trial).
     max_trials
         Trial budget of the search (stored trials count too).
     debug
@@ -108,9 +121,22 @@ def bisect(
     Verdict
         Render it with `bisect_ml.report.to_markdown` or ``to_json``.
     """
-    from bisect_ml.lab import Lab, Store
+    from bisect_ml._errors import ExecutorError
+    from bisect_ml.lab import EXECUTORS, Lab, Store
     from bisect_ml.strategies import get_strategy
 
+    # Every argument is checked before the store is opened: bad input writes
+    # nothing.
+    if executor not in EXECUTORS:
+        raise ExecutorError(
+            executor, f"is not known; choose one of {', '.join(EXECUTORS)}"
+        )
+    if address is not None and executor == "local":
+        raise ExecutorError(
+            "local", "takes no address; --address goes with --executor dask or ray"
+        )
+    if retries < 0:
+        raise ScenarioError("must be >= 0", key="--retries", received=retries)
     pair = prepare(scenario)
     options = dict(pair.search)
     for key, value in (
@@ -135,7 +161,14 @@ def bisect(
     trial_store = Store(store if store is not None else default_store_path())
     try:
         with Lab(
-            pair, trial_store, jobs=jobs, progress=progress, quiet_workers=not debug
+            pair,
+            trial_store,
+            jobs=jobs,
+            executor=executor,
+            address=address,
+            retries=retries,
+            progress=progress,
+            quiet_workers=not debug,
         ) as lab:
             verdict: Verdict = search.run(lab)
     finally:

@@ -11,9 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bisect_ml.factors import Value
-    from bisect_ml.stats import Comparison, Equivalence, Ratio
+    from bisect_ml.stats import Comparison, Equivalence, Noise, Ratio
 
-__all__ = ["ArmResult", "Cause", "Closure", "Status", "StopReason", "Verdict"]
+__all__ = [
+    "ArmResult",
+    "Cause",
+    "Closure",
+    "Decision",
+    "Interaction",
+    "Power",
+    "Status",
+    "StopReason",
+    "Verdict",
+]
 
 
 class Status(StrEnum):
@@ -32,12 +42,120 @@ class Status(StrEnum):
 
 
 class StopReason(StrEnum):
-    """Why the search stopped."""
+    """Why the search, or one decision within it, stopped taking seeds."""
 
     DECIDED = "decided"
+    """The search ran to its end; a decision crossed a boundary of its design."""
     NO_GAP = "no_gap"
     BUDGET_EXHAUSTED = "budget_exhausted"
     NO_CANDIDATES = "no_candidates"
+    SEED_CAP = "seed_cap"
+    """A decision reached its last look (the seed cap) without crossing."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One sequential decision: what it asked, what it found, why it stopped.
+
+    Attributes
+    ----------
+    subject
+        ``"gap"``, a factor, a swap set ``"{a, b}"``, an interaction
+        ``"a x b"``, or ``"closure"``.
+    kind
+        ``"gap"``, ``"factor"``, ``"set"``, ``"interaction"`` or ``"closure"``.
+    outcome
+        ``"effect"`` or ``"no_effect"``; for the closure ``"equivalent"``,
+        ``"different"`` or ``"inconclusive"``.
+    stop
+        `StopReason.DECIDED` (a boundary was crossed: an effect, or futility
+        before the cap), `StopReason.SEED_CAP` or
+        `StopReason.BUDGET_EXHAUSTED`.
+    seeds
+        Seeds per arm when it stopped; ``looks`` are those its design allowed.
+    z, pvalue
+        Standardised statistic at the stop (``nan`` for the closure) and the
+        stagewise-ordering p-value, two-sided.
+    alpha
+        The two-sided level its design spends over all looks.
+    arms
+        Labels of the arms it measured.
+    """
+
+    subject: str
+    kind: str
+    outcome: str
+    stop: StopReason
+    seeds: int
+    looks: tuple[int, ...]
+    z: float
+    pvalue: float
+    alpha: float
+    arms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Power:
+    """A/A calibration of the pair: its seed noise and what the seeds can see.
+
+    Attributes
+    ----------
+    noise
+        Seed-to-seed standard deviation of each side, with its interval.
+    detectable_gap
+        Smallest gap a two-sided Welch test at ``alpha`` finds with ``power``
+        at the seeds the sides have (``seeds``).
+    detectable_gap_at_cap
+        The same at the seed cap.
+    seeds_needed
+        Seeds per side at which the observed gap would be detectable; ``None``
+        when it is zero or beyond reach.
+    paired_variance_ratio
+        Median over hybrid-vs-side comparisons of ``var(paired differences) /
+        (var(side) + var(hybrid))``: the variance a paired comparison keeps of
+        an unpaired one (``nan`` when nothing was paired).
+    detectable_share
+        Median over tested factors of the smallest move of a side, as a share
+        of the gap, that their paired test finds with ``power`` at the seed
+        cap (``nan`` when none).
+    """
+
+    noise: dict[str, Noise]
+    seeds: dict[str, int]
+    alpha: float
+    power: float
+    gap: float
+    detectable_gap: float
+    detectable_gap_at_cap: float
+    seeds_needed: int | None
+    paired_variance_ratio: float = float("nan")
+    paired_comparisons: int = 0
+    detectable_share: float = float("nan")
+
+    @property
+    def below_detectable(self) -> bool:
+        """Whether the observed gap is smaller than the seeds can detect."""
+        return abs(self.gap) < self.detectable_gap
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """Two causes that do not add up: the 2x2 interaction of their swaps.
+
+    ``effect`` is the interaction contrast ``(tt + kk) - (tk + kt)`` of the
+    two factors' values (averaged over both sides' runs) over ``|gap|``: 100%
+    means a non-additivity as large as the gap. ``excess`` holds, per side,
+    how much more of the gap swapping both closes than the sum of swapping
+    each alone (negative: less).
+    """
+
+    factors: tuple[str, str]
+    effect: Ratio
+    excess: dict[str, Ratio]
+    pvalue: float
+    pvalue_adjusted: float
+    seeds: int
+    significant: bool
 
 
 @dataclass(frozen=True)
@@ -52,6 +170,10 @@ class ArmResult:
     values: tuple[float, ...]
     metric_curves: tuple[tuple[float, ...], ...] = ()
     loss_curves: tuple[tuple[float, ...], ...] = ()
+    stop: str = ""
+    """Why the arm has no more seeds: the stop reason of the decision that
+    took it furthest, or ``""`` when no sequential decision measured it."""
+    decided_by: str = ""
 
     @property
     def n(self) -> int:
@@ -73,9 +195,10 @@ class Cause:
 
     ``share`` is the fraction of the gap that swapping this factor alone closes,
     averaged over both directions (each side taking the other's value).
-    ``pvalue`` is the smaller one-sided p-value of a move toward the other side,
-    doubled for the two directions; ``pvalue_adjusted`` is after Holm across
-    factors.
+    ``pvalue`` is that of any move of either side (the smaller two-sided
+    p-value of the two sides, doubled); ``pvalue_adjusted`` is after Holm
+    across factors. ``seeds`` is the seeds per arm its test used, ``stop``
+    why that test stopped.
     """
 
     factor: str
@@ -88,6 +211,8 @@ class Cause:
     pvalue_adjusted: float
     role: str
     share_by_epoch: tuple[float, ...] = ()
+    seeds: int = 0
+    stop: str = ""
 
     @property
     def is_cause(self) -> bool:
@@ -135,6 +260,9 @@ class Verdict:
     tests: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
     versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    interactions: tuple[Interaction, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    power: Power | None = None
 
     @property
     def found(self) -> tuple[Cause, ...]:

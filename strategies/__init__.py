@@ -16,6 +16,12 @@ __all__ = ["STRATEGIES", "get_strategy"]
 
 STRATEGIES = {
     "ofat": "bisect_ml.strategies.ofat:OneFactorAtATime",
+    "auto": "bisect_ml.strategies.auto:Auto",
+    "bisect": "bisect_ml.strategies.bisect:Bisect",
+    "ddmin": "bisect_ml.strategies.ddmin:DeltaDebugging",
+    "ablation": "bisect_ml.strategies.ablation:Ablation",
+    "screen": "bisect_ml.strategies.screen:Screen",
+    "optuna": "bisect_ml.strategies.optuna:OptunaSearch",
 }
 
 

@@ -129,8 +129,151 @@ def test_diff_and_factors(tmp_path: Path) -> None:
 def test_help_imports_no_framework() -> None:
     code = (
         "import sys, bisect_ml, bisect_ml.cli, bisect_ml.api; "
-        "heavy = [m for m in ('torch', 'tensorflow', 'keras', 'scipy', 'optuna') "
+        "heavy = [m for m in ('torch', 'tensorflow', 'keras', 'scipy', 'optuna', "
+        "'dask', 'distributed', 'ray') "
         "if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- issue 7: store commands, executor flags -----------------------------------
+
+
+def test_store_info_and_prune(tmp_path: Path) -> None:
+    store = tmp_path / "s.sqlite"
+    assert (
+        cli("bisect", "sim-two-causes", "-q", cwd=tmp_path, store=store).returncode == 0
+    )
+    run = cli("store", "info", "--store", str(store), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "schema     version 2" in run.stdout
+    trials = int(run.stdout.split("trials")[1].split()[0])
+    assert trials > 0 and f"{trials:8d}  sim-two-causes" in run.stdout
+
+    dry = cli(
+        "store",
+        "prune",
+        "--store",
+        str(store),
+        "--scenario",
+        "sim-two-causes",
+        "--dry-run",
+        cwd=tmp_path,
+    )
+    assert dry.stdout.strip() == f"would remove {trials} trials from {store}"
+    none = cli(
+        "store", "prune", "--store", str(store), "--older-than", "30d", cwd=tmp_path
+    )
+    assert none.stdout.strip() == f"removed 0 trials from {store}"
+    gone = cli(
+        "store",
+        "prune",
+        "--store",
+        str(store),
+        "--scenario",
+        "sim-two-causes",
+        "--vacuum",
+        cwd=tmp_path,
+    )
+    assert gone.stdout.strip() == f"removed {trials} trials from {store}"
+    again = cli("store", "info", "--store", str(store), cwd=tmp_path)
+    assert "trials     0 (0 failed)" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["store", "prune"], "give at least one of --older-than"),
+        (["store", "prune", "--older-than", "soon"], "must be a duration like 30d"),
+        (["store", "prune", "--backend", "jax"], "must be one of"),
+        (["store", "info", "--store", "missing.sqlite"], "missing.sqlite: does not"),
+        (["bisect", "sim-two-causes", "--executor", "spark"], "'spark' is not one of"),
+        (
+            ["bisect", "sim-two-causes", "--address", "tcp://127.0.0.1:9"],
+            "executor `local`: takes no address",
+        ),
+    ],
+)
+def test_bad_store_and_executor_flags_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    run = cli(*args, cwd=tmp_path)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "store.sqlite").exists()
+
+
+def test_store_info_refuses_a_foreign_file_and_leaves_it(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"y" * 1000)
+    run = cli("store", "info", "--store", str(junk), cwd=tmp_path)
+    assert run.returncode == 2 and "not a bisect-ml store" in run.stderr
+    assert junk.read_bytes() == b"y" * 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["dask", "ray"])
+def test_bisect_on_an_engine_gives_the_local_verdict(
+    tmp_path: Path, executor: str
+) -> None:
+    pytest.importorskip(
+        "distributed" if executor == "dask" else "ray",
+        reason=f"the {executor} extra is not installed (bisect-ml[{executor}])",
+    )
+    local = cli(
+        "bisect",
+        "sim-two-causes",
+        "-q",
+        "--out",
+        "a",
+        cwd=tmp_path,
+        store=tmp_path / "a.sqlite",
+    )
+    remote = cli(
+        "bisect",
+        "sim-two-causes",
+        "-q",
+        "--out",
+        "b",
+        "--jobs",
+        "2",
+        "--executor",
+        executor,
+        cwd=tmp_path,
+        store=tmp_path / "b.sqlite",
+    )
+    assert local.returncode == remote.returncode == 0, remote.stderr
+    reports = [
+        json.loads((tmp_path / out / "sim-two-causes/report.json").read_text())
+        for out in ("a", "b")
+    ]
+    same = [
+        {k: v for k, v in r.items() if k not in ("trials", "seconds", "settings")}
+        for r in reports
+    ]
+    assert same[0] == same[1]
+    assert reports[1]["trials"]["run"] == reports[0]["trials"]["run"]
+
+
+def test_an_unexpected_error_is_one_line_exit_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from bisect_ml import api
+    from bisect_ml.cli import app
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded\nmore")
+
+    monkeypatch.setattr(api, "diff", broken)
+    result = CliRunner().invoke(app, ["diff", "sim-two-causes"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "bisect-ml: internal error: RecursionError: maximum recursion depth "
+        "exceeded (a bug in bisect-ml; --debug shows the traceback)\n"
+    )
+    debug = CliRunner().invoke(app, ["diff", "sim-two-causes", "--debug"])
+    assert debug.exit_code == 1 and "Traceback" in debug.stderr

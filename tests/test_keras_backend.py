@@ -3,6 +3,7 @@ against the shared references, and a few tiny real trainings."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from scipy import stats
 
 from bisect_ml._errors import BackendError, ScenarioError
 from bisect_ml.backends import get_backend
-from bisect_ml.backends._common import fit_scaler, window_numpy
+from bisect_ml.backends._common import ModelOptions, fit_scaler, window_numpy
 
 # Nothing above imports Keras, so TensorFlow starts with this
 # package's logging and thread settings.
@@ -26,8 +27,10 @@ from bisect_ml.backends.keras_backend import (
 )
 from bisect_ml.backends.keras_backend._runtime import THREADS_ENV, keras, tf, threads
 from bisect_ml.backends.keras_backend._train import build_trial, fit_trial
-from bisect_ml.factors import default_assignment
+from bisect_ml.factors import default_assignment, registry
 from bisect_ml.scenario import Dataset, DataSpec, LayerSpec, Spec, TrainSpec, load_data
+from bisect_ml.scenario._geometry import Shape
+from tests._factor_cases import CNN, factor_case
 
 torch = pytest.importorskip("torch")
 
@@ -134,6 +137,12 @@ def test_optimizer_takes_its_hyperparameters_from_the_assignment(
 # -- initializers ------------------------------------------------------------
 
 
+def _dense_options(kernel: str, bias: str = "uniform_fan_in") -> ModelOptions:
+    return dataclasses.replace(
+        ModelOptions.defaults("keras"), dense_kernel=kernel, dense_bias=bias
+    )
+
+
 def _torch_linear(fan_in: int, fan_out: int, seed: int) -> torch.nn.Linear:
     torch.manual_seed(seed)
     return torch.nn.Linear(fan_in, fan_out)
@@ -175,7 +184,9 @@ def test_uniform_fan_in_bias_matches_nn_linear_bias(seed: int) -> None:
 def test_torch_init_is_built_per_layer_with_that_layers_fan_in() -> None:
     layers = (LayerSpec("dense", 64, "relu"), LayerSpec("dense", 10))
     keras.utils.set_random_seed(0)
-    model = _model.build_model(layers, 30, "kaiming_uniform_sqrt5", "uniform_fan_in")
+    model = _model.build_model(
+        layers, Shape("flat", (30,)), _dense_options("kaiming_uniform_sqrt5")
+    )
 
     for dense, fan_in in zip(model.layers, (30, 64), strict=True):
         kernel, bias = dense.kernel_initializer, dense.bias_initializer
@@ -203,7 +214,9 @@ def test_other_kernel_values_have_their_bounds(value: str, gain: int) -> None:
 def test_keras_defaults_are_dense_own_glorot_uniform_and_zeros() -> None:
     layers = (LayerSpec("dense", 64, "relu"), LayerSpec("dense", 10))
     keras.utils.set_random_seed(3)
-    model = _model.build_model(layers, 30, "glorot_uniform", "zeros")
+    model = _model.build_model(
+        layers, Shape("flat", (30,)), _dense_options("glorot_uniform", "zeros")
+    )
     keras.utils.set_random_seed(3)
     plain = keras.Sequential(
         [keras.Input((30,)), keras.layers.Dense(64, "relu"), keras.layers.Dense(10)]
@@ -393,15 +406,15 @@ def _split(seen: list[int]) -> list[list[int]]:
 
 
 def _epoch_orders(
-    monkeypatch: pytest.MonkeyPatch, shuffle: str, seed: int
+    monkeypatch: pytest.MonkeyPatch, shuffle: str, seed: int, drop_last: bool = False
 ) -> list[list[int]]:
     """The backend's batch order in each epoch, on samples whose feature is
     their index, with the model build_trial makes swapped for a recorder."""
     seen: list[int] = []
 
-    def recording_model(layers: object, n_inputs: int, *_: object) -> Any:
+    def recording_model(layers: object, shape: Shape, *_: object) -> Any:
         return keras.Sequential(
-            [keras.Input((n_inputs,)), _Record(seen.extend), keras.layers.Dense(2)]
+            [keras.Input(shape.dims), _Record(seen.extend), keras.layers.Dense(2)]
         )
 
     monkeypatch.setattr(_train, "build_model", recording_model)
@@ -409,10 +422,31 @@ def _epoch_orders(
     y = np.zeros(N_SAMPLES, np.int64)
     data = Dataset(x, y, x, y, task="classification", n_classes=2)
     assignment = keras_assignment(
-        train__shuffle=shuffle, train__batch_size=5, preprocess__scale="raw"
+        train__shuffle=shuffle,
+        train__batch_size=5,
+        train__drop_last=drop_last,
+        preprocess__scale="raw",
     )
     fit_trial(build_trial(ORDER, data, assignment, seed))
+    if drop_last:
+        per_epoch = N_SAMPLES - N_SAMPLES % 5
+        assert len(seen) == EPOCHS * per_epoch
+        return [seen[k * per_epoch : (k + 1) * per_epoch] for k in range(EPOCHS)]
     return _split(seen)
+
+
+def test_drop_last_cuts_each_epoch_to_whole_batches(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # fit has no drop_last: the emulation orders the arrays itself, then cuts.
+    cut = N_SAMPLES - N_SAMPLES % 5
+    off = _epoch_orders(monkeypatch, "off", seed, drop_last=True)
+    assert off == [list(range(cut))] * EPOCHS
+    drawn = _train.epoch_orders(seed, N_SAMPLES)
+    fresh = [next(drawn)[:cut].tolist() for _ in range(EPOCHS)]
+    assert _epoch_orders(monkeypatch, "every_epoch", seed, drop_last=True) == fresh
+    repeated = _epoch_orders(monkeypatch, "repeated", seed, drop_last=True)
+    assert repeated == [fresh[0]] * EPOCHS
 
 
 def test_shuffle_values_give_their_batch_orders(
@@ -491,6 +525,59 @@ def test_reshuffled_epochs_train_like_one_fit_when_left_in_order(
     ]
     assert outcomes[0].loss_curve == outcomes[1].loss_curve
     assert outcomes[0].metric_curve == outcomes[1].metric_curve
+
+
+# -- every factor ------------------------------------------------------------
+
+
+def test_build_trial_applies_every_factor_of_a_torch_assignment() -> None:
+    # The wiring from assignment to Keras parts, without training: under torch's
+    # values every layer, the loss and the optimizer are the emulations.
+    spec = CNN
+    values = default_assignment("torch") | {
+        "train.batch_size": 32,
+        "optimizer.weight_decay": 0.1,
+        "train.clip_norm": 1.0,
+    }
+    trial = build_trial(spec, load_data(spec.data), values, 0)
+    layers = trial.model.layers
+    assert [type(layer).__name__ for layer in layers] == [
+        "ZeroPadding2D",
+        "Conv2D",
+        "UnbiasedBatchNormalization",
+        "PaddedPool2D",
+        "PaddedPool2D",
+        "Permute",
+        "Flatten",
+        "LayerNormalization",
+        "Dense",
+        "OpaqueSoftmax",
+    ]
+    assert layers[1].padding == "valid" and layers[0].padding == ((1, 1), (1, 1))
+    assert isinstance(layers[1].kernel_initializer, keras.initializers.VarianceScaling)
+    assert isinstance(layers[1].bias_initializer, keras.initializers.RandomUniform)
+    assert layers[2].momentum == pytest.approx(0.9) and layers[2].epsilon == 1e-5
+    assert layers[3].pads == ((1, 1), (1, 1)) and layers[4].count_include_pad
+    assert layers[7].epsilon == 1e-5
+    assert trial.model.loss.from_logits is True  # softmax twice
+    optimizer = trial.model.optimizer
+    assert type(optimizer) is _optim.TorchL2Adam and optimizer.l2 == 0.1
+    assert optimizer.global_clipnorm == 1.0 and optimizer.weight_decay is None
+    assert trial.prepared.x_train.shape[1:] == (8, 8, 1)
+
+
+# Each Keras training costs a second or two (mostly tracing): run with -m slow.
+@pytest.mark.slow
+@pytest.mark.parametrize("factor", list(registry))
+def test_every_factor_changes_the_training(factor: str) -> None:
+    spec, base, switched = factor_case(factor, "keras")
+    data = load_data(spec.data)
+    before = KerasBackend().train(spec, data, base, seed=0)
+    after = KerasBackend().train(spec, data, switched, seed=0)
+    assert not before.diverged and not after.diverged
+    # BatchNorm's running statistics reach only the test metric.
+    curves = (before.loss_curve, before.metric_curve)
+    assert curves != (after.loss_curve, after.metric_curve)
 
 
 # -- argument checks ---------------------------------------------------------

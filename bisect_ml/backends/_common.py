@@ -7,11 +7,22 @@ these references.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Affine", "WINDOW_OFFSETS", "fit_scaler", "window_numpy"]
+from bisect_ml.scenario._geometry import Shape
+
+__all__ = [
+    "WINDOW_OFFSETS",
+    "Affine",
+    "ModelOptions",
+    "arrange",
+    "digits_tokens",
+    "fit_scaler",
+    "window_numpy",
+]
 
 #: preprocess.window value -> index of the target relative to the window end:
 #: target = series[start + window - 1 + offset].
@@ -78,3 +89,79 @@ def window_numpy(
         targets = series[window - 1 + offset : window - 1 + offset + n]
     inputs = np.stack([series[i : i + window] for i in range(n)])
     return inputs, targets
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The values of the factors that shape the model, read once per trial."""
+
+    dense_kernel: str
+    dense_bias: str
+    conv_kernel: str
+    conv_bias: str
+    conv_padding: str
+    pool_padding: str
+    count_include_pad: bool
+    flatten_order: str
+    bn_momentum: float
+    bn_epsilon: float
+    bn_variance: str
+    ln_epsilon: float
+    softmax_output: str
+    embedding: str
+    rnn_kernel: str
+    rnn_recurrent: str
+    rnn_bias: str
+
+    @classmethod
+    def from_assignment(cls, values: Mapping[str, object]) -> ModelOptions:
+        """The options of a complete, validated factor assignment."""
+
+        def number(name: str) -> float:
+            value = values[name]
+            assert isinstance(value, int | float)
+            return float(value)
+
+        return cls(
+            dense_kernel=str(values["init.dense.kernel"]),
+            dense_bias=str(values["init.dense.bias"]),
+            conv_kernel=str(values["init.conv.kernel"]),
+            conv_bias=str(values["init.conv.bias"]),
+            conv_padding=str(values["layers.conv.padding_same"]),
+            pool_padding=str(values["layers.pool.padding_same"]),
+            count_include_pad=bool(values["layers.pool.count_include_pad"]),
+            flatten_order=str(values["layers.flatten.order"]),
+            bn_momentum=number("norm.batch.momentum"),
+            bn_epsilon=number("norm.batch.epsilon"),
+            bn_variance=str(values["norm.batch.running_variance"]),
+            ln_epsilon=number("norm.layer.epsilon"),
+            softmax_output=str(values["loss.softmax_output"]),
+            embedding=str(values["init.embedding"]),
+            rnn_kernel=str(values["init.recurrent.kernel"]),
+            rnn_recurrent=str(values["init.recurrent.recurrent_kernel"]),
+            rnn_bias=str(values["init.recurrent.bias"]),
+        )
+
+    @classmethod
+    def defaults(cls, framework: str) -> ModelOptions:
+        """The options of ``framework``'s own defaults."""
+        from bisect_ml.factors import default_assignment
+
+        return cls.from_assignment(default_assignment(framework))
+
+
+def arrange(x: np.ndarray, shape: Shape) -> np.ndarray:
+    """Flat samples (n, features) reshaped to ``shape``: channels-last images,
+    (n, steps, features) sequences; flat samples are returned as they are."""
+    if shape.kind in ("image", "sequence"):
+        return np.ascontiguousarray(x.reshape(-1, *shape.dims))
+    return x
+
+
+def digits_tokens(x: np.ndarray) -> np.ndarray:
+    """The digits images as token ids: each pixel's intensity 0..16.
+
+    The bundled images are stored as ``rint(v * 255 / 16)`` of the original
+    intensities ``v``, so ``rint(x * 16 / 255)`` recovers them exactly.
+    """
+    return np.rint(np.asarray(x, dtype=np.float64) * (16.0 / 255.0)).astype(np.int64)

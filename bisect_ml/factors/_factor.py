@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bisect_ml._errors import ScenarioError
 
@@ -41,6 +42,13 @@ class Factor:
     how
         Per framework, how a backend applies the values: what runs genuinely
         and what is an emulation of the other framework.
+    scope
+        When the factor can matter at all: a predicate on the `Pair` and the
+        phrase it checks ("models with a conv2d layer padded 'same'"). A
+        factor without one applies to every pair. A factor that does not
+        apply is never a candidate, whatever its two values.
+    why
+        Why the difference matters in practice, and where it was reported.
     """
 
     name: str
@@ -51,6 +59,8 @@ class Factor:
     rule: tuple[Callable[[Value], bool], str] | None = None
     source: str = ""
     how: Mapping[str, str] = field(default_factory=dict)
+    scope: tuple[Callable[[Any], bool], str] | None = None
+    why: str = ""
 
     def __post_init__(self) -> None:
         missing = [fw for fw in FRAMEWORKS if fw not in self.defaults]
@@ -64,6 +74,10 @@ class Factor:
         """The first part of the dotted name (``init``, ``optimizer``...)."""
         return self.name.split(".", 1)[0]
 
+    def applies(self, pair: Any) -> bool:
+        """Whether this factor can change anything for ``pair`` (a `Pair`)."""
+        return self.scope is None or bool(self.scope[0](pair))
+
     def default(self, framework: str) -> Value:
         """The value ``framework`` uses when the user leaves this unset."""
         return self.defaults[framework]
@@ -74,7 +88,7 @@ class Factor:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.rule is not None:
             return self.rule[1].removeprefix("must be ")
-        return f"a {self.kind.__name__}"
+        return self._article()
 
     def validate(self, value: object) -> Value:
         """Return ``value`` coerced to the factor's kind, or raise `ScenarioError`.
@@ -108,7 +122,7 @@ class Factor:
 
     def _article(self) -> str:
         if self.choices:
-            return self.allowed()
+            return "one of " + ", ".join(repr(c) for c in self.choices)
         return {
             str: "a string",
             int: "an integer",

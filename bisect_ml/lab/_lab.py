@@ -1,33 +1,50 @@
-"""The lab runs trials: from the store when it can, on warm workers when not."""
+"""The lab runs trials: from the store when it can, on an executor when not.
+
+Every trial is a pure function of (spec, assignment, seed, backend, library
+versions), named by a content hash. Before training, the lab looks the key up
+in the store and claims it there, so that another process sharing the store
+neither trains it again nor is kept from it when this one dies; each outcome is
+committed the moment it arrives. A run killed at any point therefore resumes
+with everything it finished and retrains none of it.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
-import multiprocessing
-import os
+import math
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bisect_ml._errors import BackendError
-from bisect_ml.backends import Outcome, get_backend, library_versions
+from bisect_ml._errors import BackendError, StoreError
+from bisect_ml.backends import Outcome, library_versions
 from bisect_ml.lab._arm import Arm
+from bisect_ml.lab._executors import (
+    Executor,
+    InlineExecutor,
+    TrialFn,
+    WorkerLost,
+    get_executor,
+)
+from bisect_ml.lab._store import LEASE_SECONDS, Store, owner_id
+from bisect_ml.lab._worker import TrialError, TrialTask
 from bisect_ml.scenario import content_hash
 
 if TYPE_CHECKING:
     from bisect_ml.factors import Value
-    from bisect_ml.lab._store import Store
-    from bisect_ml.scenario import Dataset, DataSpec, Pair, Spec
+    from bisect_ml.scenario import DataSpec, Pair, Spec
 
-__all__ = ["Lab", "Progress", "trial_key"]
+__all__ = ["FailedTrial", "Lab", "Progress", "trial_key"]
 
 logger = logging.getLogger(__name__)
 
-#: Trials a worker process trains before it is replaced by a fresh one.
-_TRIALS_PER_WORKER = 100
+#: Seconds between looks at the store for trials another process is training.
+_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,43 +59,81 @@ class Progress:
     eta_seconds: float | None
 
 
+@dataclass(frozen=True)
+class FailedTrial:
+    """A trial recorded as failed: its worker died on every attempt."""
+
+    arm: str
+    seed: int
+    error: str
+    attempts: int
+
+
 def trial_key(spec: Spec, assignment: dict[str, Value], seed: int, backend: str) -> str:
-    """Content hash identifying a trial: the same key means the same training."""
-    return content_hash(
-        {
-            "spec": spec.to_dict(),
-            "assignment": assignment,
-            "seed": seed,
-            "backend": backend,
-            "versions": library_versions(backend),
-        }
-    )
+    """Content hash identifying a trial: the same key means the same training.
+
+    A data file named by ``data.path`` enters by the hash of its bytes, so that
+    editing the file never reuses outcomes trained on its old content.
+    """
+    identity: dict[str, Any] = {
+        "spec": spec.to_dict(),
+        "assignment": assignment,
+        "seed": seed,
+        "backend": backend,
+        "versions": library_versions(backend),
+    }
+    if spec.data.path is not None and backend != "simulated":
+        identity["data_file"] = _file_digest(spec.data)
+    return content_hash(identity)
 
 
-@functools.lru_cache(maxsize=8)
-def _data(spec: DataSpec) -> Dataset:
-    from bisect_ml.scenario import load_data
-
-    return load_data(spec)
-
-
-def _init_worker(threads: int, quiet: bool) -> None:
-    os.environ["BISECT_ML_THREADS"] = str(threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if quiet:
-        # TensorFlow's C++ runtime writes start-up notices straight to fd 2,
-        # past every Python logging setting. A worker's errors reach the parent
-        # as exceptions, so its stderr is dropped unless the user asks for it.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
+def _file_digest(data: DataSpec) -> str | None:
+    path = Path(data.path or "")
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def _train(
-    backend: str, spec: Spec, assignment: dict[str, Value], seed: int
-) -> Outcome:
-    data = None if backend == "simulated" else _data(spec.data)
-    return get_backend(backend).train(spec, data, assignment, seed)  # type: ignore[arg-type]
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Job:
+    arm: Arm
+    seed: int
+    key: str
+    backend: str
+    assignment: dict[str, Any]
+
+
+class _Heartbeat(threading.Thread):
+    """Renews this lab's claims in the store while it runs."""
+
+    def __init__(self, path: str, owner: str) -> None:
+        super().__init__(daemon=True, name="bisect-ml-claims")
+        self.path = path
+        self.owner = owner
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        store = None
+        try:
+            store = Store(self.path)
+            while not self.stopped.wait(LEASE_SECONDS / 6):
+                store.renew(self.owner)
+        except (StoreError, OSError) as err:  # the main thread will see it too
+            logger.warning("cannot renew trial claims: %s", err)
+        finally:
+            if store is not None:
+                store.close()
 
 
 class Lab:
@@ -91,12 +146,30 @@ class Lab:
     store
         Where outcomes are looked up before training and written after.
     jobs
-        Worker processes for real backends. Each worker imports its frameworks
-        once and trains many trials; the simulated backend runs in-process.
-    quiet_workers
-        Drop what workers write to stderr (TensorFlow's start-up notices).
+        Trials trained at once. Real backends always train in worker
+        processes; the simulated backend trains in this process when ``jobs``
+        is 1 and the executor is the local one.
+    executor
+        ``"local"`` (a pool of warm worker processes), ``"dask"`` or ``"ray"``,
+        or an `Executor` instance.
+    address
+        Scheduler address for Dask or Ray; ``None`` starts one locally.
+    retries
+        Times a trial whose worker died is tried again; after that it is
+        recorded as failed (like a diverged trial) and the search goes on.
     progress
         Called after every trial, trained or taken from the store.
+    quiet_workers
+        Drop what workers write to stderr (TensorFlow's start-up notices).
+    trial_fn
+        What a worker calls to train a `TrialTask`; for tests that make
+        workers die. It must be importable by the workers.
+
+    Notes
+    -----
+    Leave the lab with `close` (or a ``with`` block). On an exception, a
+    ``with`` block stops the workers at once and releases the claims, so a
+    re-run, or another process, takes over the unfinished trials.
     """
 
     def __init__(
@@ -105,44 +178,57 @@ class Lab:
         store: Store,
         *,
         jobs: int = 1,
+        executor: str | Executor = "local",
+        address: str | None = None,
+        retries: int = 2,
         progress: Callable[[Progress], None] | None = None,
         quiet_workers: bool = True,
+        trial_fn: TrialFn | None = None,
     ) -> None:
         self.pair = pair
         self.store = store
         self.jobs = max(1, jobs)
+        self.executor_name = executor if isinstance(executor, str) else executor.name
+        self.address = address
+        self.retries = retries
         self.progress = progress
         self.quiet_workers = quiet_workers
+        self.trial_fn = trial_fn
         self.trained = 0
         self.cached = 0
         self.train_seconds = 0.0
-        self._pool: ProcessPoolExecutor | None = None
+        #: Trials recorded as failed, this run's and stored ones.
+        self.failed: list[FailedTrial] = []
+        self._executor = executor if not isinstance(executor, str) else None
+        self._owner = owner_id()
+        self._heartbeat: _Heartbeat | None = None
         self._memo: dict[tuple[Arm, int], Outcome] = {}
 
     def __enter__(self) -> Lab:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.close(abort=kind is not None)
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def close(self, *, abort: bool = False) -> None:
+        """Stop the workers and drop this lab's claims in the store.
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            threads = max(1, (os.cpu_count() or 1) // self.jobs)
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(threads, self.quiet_workers),
-                # TensorFlow keeps every traced function of every model a process
-                # ever built (about 5 MB a trial); recycle workers to bound it.
-                max_tasks_per_child=_TRIALS_PER_WORKER,
-            )
-        return self._pool
+        ``abort`` stops the workers without waiting for trials in flight.
+        """
+        executor, self._executor = self._executor, None
+        try:
+            if executor is not None:
+                executor.close(abort=abort)
+        finally:
+            if self._heartbeat is not None:
+                self._heartbeat.stopped.set()
+                self._heartbeat = None
+            try:
+                self.store.release(self._owner)
+            except StoreError as err:
+                logger.warning("cannot release trial claims: %s", err)
+
+    # -- measuring -------------------------------------------------------------
 
     def measure(
         self, arms: Iterable[Arm], seeds: Iterable[int]
@@ -157,109 +243,193 @@ class Lab:
 
     def _run(self, requests: list[tuple[Arm, int]]) -> None:
         pair = self.pair
-        jobs: list[tuple[Arm, int, str, str, dict[str, Any]]] = []
+        by_key: dict[str, list[_Job]] = {}
         for arm, seed in requests:
             backend = arm.backend(pair)
             assignment = arm.assignment(pair)
             key = trial_key(pair.spec, assignment, seed, backend)
-            jobs.append((arm, seed, key, backend, assignment))
-
-        total, done = len(jobs), 0
-        started = time.perf_counter()
-        to_train = []
-        for job in jobs:
-            arm, seed, key = job[0], job[1], job[2]
-            stored = self.store.get(key)
-            if stored is None:
-                to_train.append(job)
-                continue
-            self._memo[(arm, seed)] = stored
-            self.cached += 1
-            done += 1
-            self._report(done, total, arm, seed, True, None)
-
-        if to_train:
+            by_key.setdefault(key, []).append(_Job(arm, seed, key, backend, assignment))
+        run = _Run(self, by_key, total=len(requests))
+        run.take_stored()
+        if run.waiting:
             logger.info(
                 "training %d trials (%d from the store)",
-                len(to_train),
-                total - len(to_train),
+                len(run.waiting),
+                len(by_key) - len(run.waiting),
             )
-        for job, outcome in self._train_all(to_train):
-            arm, seed, key, backend, assignment = job
-            self.store.put(
-                key,
-                backend=backend,
-                arm=arm.label(pair),
-                seed=seed,
-                assignment=assignment,
-                outcome=outcome,
+            run.train()
+
+    def _executor_for(self, backend: str) -> Executor:
+        if self._executor is None:
+            options: dict[str, Any] = {
+                "address": self.address,
+                "retries": self.retries,
+                "quiet": self.quiet_workers,
+                "trial_fn": self.trial_fn,
+            }
+            inline = (
+                self.executor_name == "local"
+                and self.jobs == 1
+                and backend == "simulated"
             )
-            self._memo[(arm, seed)] = outcome
-            self.trained += 1
-            self.train_seconds += outcome.seconds
-            done += 1
-            elapsed = time.perf_counter() - started
-            left = total - done
-            eta = elapsed / self.trained * left if self.trained else None
-            self._report(done, total, arm, seed, False, eta)
+            if inline:
+                self._executor = InlineExecutor(1, **options)
+            else:
+                self._executor = get_executor(self.executor_name, self.jobs, **options)
+        return self._executor
 
-    def _train_all(
-        self, jobs: list[tuple[Arm, int, str, str, dict[str, Any]]]
-    ) -> Iterable[tuple[tuple[Arm, int, str, str, dict[str, Any]], Outcome]]:
-        spec = self.pair.spec
-        # Real frameworks always train in worker processes (also with one job),
-        # so the parent never imports them and a worker can be recycled.
-        in_process = all(j[3] == "simulated" for j in jobs)
-        if in_process:
-            os.environ.setdefault("BISECT_ML_THREADS", str(os.cpu_count() or 1))
-            for job in jobs:
-                yield (
-                    job,
-                    self._guard(
-                        job, functools.partial(_train, job[3], spec, job[4], job[1])
-                    ),
-                )
-            return
-
-        pool = self._executor()
-        futures: dict[Future[Outcome], tuple[Arm, int, str, str, dict[str, Any]]] = {
-            pool.submit(_train, job[3], spec, job[4], job[1]): job for job in jobs
-        }
-        try:
-            for future in as_completed(futures):
-                job = futures[future]
-                yield job, self._guard(job, future.result)
-        finally:
-            for future in futures:
-                future.cancel()
-
-    def _guard(
-        self,
-        job: tuple[Arm, int, str, str, dict[str, Any]],
-        call: Callable[[], Outcome],
-    ) -> Outcome:
-        try:
-            return call()
-        except BackendError:
-            raise
-        except Exception as err:  # a crash in a trial, not a diverged training
-            arm, seed = job[0], job[1]
-            raise BackendError(
-                job[3],
-                f"trial {arm.label(self.pair)} seed {seed} failed: "
-                f"{err.__class__.__name__}: {err}",
-            ) from err
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None and self.store.claims_enabled:
+            self._heartbeat = _Heartbeat(self.store.path, self._owner)
+            self._heartbeat.start()
 
     def _report(
-        self,
-        done: int,
-        total: int,
-        arm: Arm,
-        seed: int,
-        cached: bool,
-        eta: float | None,
+        self, done: int, total: int, job: _Job, cached: bool, eta: float | None
     ) -> None:
         if self.progress is not None:
             self.progress(
-                Progress(done, total, arm.label(self.pair), seed, cached, eta)
+                Progress(done, total, job.arm.label(self.pair), job.seed, cached, eta)
             )
+
+
+class _Run:
+    """One call of `Lab.measure`: take from the store, claim, train, commit."""
+
+    def __init__(self, lab: Lab, by_key: dict[str, list[_Job]], total: int) -> None:
+        self.lab = lab
+        self.by_key = by_key
+        self.total = total
+        self.done = 0
+        self.trained = 0
+        self.started = time.perf_counter()
+        #: Keys neither stored nor trained yet, in request order.
+        self.waiting: dict[str, None] = dict.fromkeys(by_key)
+        self.in_flight: set[str] = set()
+
+    def take_stored(self) -> None:
+        """Fill in every waiting trial the store now holds."""
+        keys = [k for k in self.waiting if k not in self.in_flight]
+        for key, record in self.lab.store.records(keys).items():
+            self._fill(
+                key,
+                record.outcome,
+                cached=True,
+                error=record.error,
+                attempts=record.attempts,
+            )
+
+    def train(self) -> None:
+        lab = self.lab
+        first = self.by_key[next(iter(self.waiting))][0]
+        executor = lab._executor_for(first.backend)
+        last_look = time.monotonic()
+        while self.waiting:
+            room = executor.capacity - len(self.in_flight)
+            free = [k for k in self.waiting if k not in self.in_flight]
+            if room > 0 and free:
+                claimed = lab.store.claim(free, lab._owner, limit=room)
+                if claimed:
+                    lab._start_heartbeat()
+                for key in [k for k in free if k in claimed]:
+                    self.in_flight.add(key)
+                    executor.submit(self._task(key, executor))
+            if self.in_flight:
+                for task, result in executor.wait(_POLL_SECONDS):
+                    self._commit(task, result)
+            else:
+                # Everything left is being trained by another process.
+                time.sleep(_POLL_SECONDS)
+            if time.monotonic() - last_look >= _POLL_SECONDS:
+                last_look = time.monotonic()
+                self.take_stored()
+
+    def _task(self, key: str, executor: Executor) -> TrialTask:
+        job = self.by_key[key][0]
+        return TrialTask(
+            key,
+            job.backend,
+            self.lab.pair.spec,
+            job.assignment,
+            job.seed,
+            executor.threads,
+        )
+
+    def _commit(
+        self, task: TrialTask, result: Outcome | TrialError | WorkerLost
+    ) -> None:
+        lab = self.lab
+        job = self.by_key[task.key][0]
+        label = job.arm.label(lab.pair)
+        if isinstance(result, TrialError):
+            logger.debug(
+                "trial %s failed in its worker:\n%s", task.key, result.traceback
+            )
+            raise BackendError(
+                job.backend,
+                f"trial {label} seed {job.seed} failed: "
+                f"{result.kind}: {result.message}",
+            )
+        error = result.error if isinstance(result, WorkerLost) else None
+        attempts = result.attempts if isinstance(result, WorkerLost) else 1
+        outcome = Outcome(math.nan, diverged=True) if error else result
+        assert isinstance(outcome, Outcome)
+        written = lab.store.put(
+            task.key,
+            backend=job.backend,
+            arm=label,
+            seed=job.seed,
+            assignment=job.assignment,
+            outcome=outcome,
+            scenario=lab.pair.name,
+            error=error,
+            attempts=attempts,
+        )
+        self.in_flight.discard(task.key)
+        if not written:
+            # Another process stored it first (its lease had lapsed): use its
+            # outcome so that every process sees the same data.
+            logger.debug("trial %s was stored by another process", task.key)
+            record = lab.store.records([task.key])[task.key]
+            outcome, error, attempts = record.outcome, record.error, record.attempts
+        else:
+            logger.debug("trial %s stored (%s seed %d)", task.key, label, job.seed)
+            if error is not None:
+                logger.warning(
+                    "trial %s seed %d recorded as failed after %d attempts (%s); "
+                    "it counts as a diverged trial (`bisect-ml store prune "
+                    "--failed` lets a re-run train it again)",
+                    label,
+                    job.seed,
+                    attempts,
+                    error,
+                )
+        self.trained += 1
+        lab.trained += 1
+        lab.train_seconds += outcome.seconds
+        self._fill(task.key, outcome, cached=False, error=error, attempts=attempts)
+
+    def _fill(
+        self,
+        key: str,
+        outcome: Outcome,
+        *,
+        cached: bool,
+        error: str | None,
+        attempts: int,
+    ) -> None:
+        lab = self.lab
+        self.waiting.pop(key, None)
+        for job in self.by_key[key]:
+            lab._memo[(job.arm, job.seed)] = outcome
+            if error is not None:
+                lab.failed.append(
+                    FailedTrial(job.arm.label(lab.pair), job.seed, error, attempts)
+                )
+            if cached:
+                lab.cached += 1
+            self.done += 1
+            eta = None
+            if not cached and self.trained:
+                elapsed = time.perf_counter() - self.started
+                eta = elapsed / self.trained * (self.total - self.done)
+            lab._report(self.done, self.total, job, cached, eta)

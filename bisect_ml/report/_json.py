@@ -1,23 +1,36 @@
 """The JSON report: a machine-checkable rendering of a `Verdict`.
 
-Schema (version 1), every number from the verdict, ``null`` where undefined:
+Schema (version 1), every number from the verdict, ``null`` where undefined.
+Keys are only ever added within a version; a key removed or re-shaped bumps it.
 
 - ``schema``: 1; ``pair``; ``status`` (explained | residual | no_gap);
   ``exit_code``; ``stop_reason``; ``strategy``
 - ``gap``: ``estimate`` (mean torch - mean keras), ``ci`` [low, high],
-  ``pvalue``, ``test``, ``pvalue_rank``, ``rank_test``, ``means`` {torch, keras},
-  ``n`` {torch, keras}, ``diverged`` {torch, keras}, ``by_epoch`` [...]
+  ``interval`` (its method), ``pvalue``, ``test``, ``pvalue_rank``,
+  ``rank_test``, ``means`` {torch, keras}, ``n`` {torch, keras}, ``diverged``
+  {torch, keras}, ``by_epoch`` [...]
+- ``power``: null, or the A/A calibration {``noise`` {torch: {sd, ci, n}, ...},
+  ``seeds`` {torch, keras}, ``alpha``, ``power``, ``detectable_gap``,
+  ``detectable_gap_at_cap``, ``below_detectable``, ``seeds_needed``,
+  ``paired_variance_ratio``, ``paired_comparisons``, ``detectable_share``}
 - ``causes``, ``offsetting`` and ``ruled_out``: lists of {``factor``,
   ``values`` {torch, keras}, ``is_default`` {torch, keras}, ``share``
-  {estimate, ci}, ``share_by_side`` {torch: {estimate, ci}, keras: ...},
-  ``pvalue``, ``pvalue_adjusted``,
+  {estimate, ci, method, n}, ``share_by_side`` {torch: {...}, keras: ...},
+  ``pvalue``, ``pvalue_adjusted`` (Holm), ``seeds``, ``stop``,
   ``effects`` {torch: {estimate, ci, pvalue, test}, keras: ...},
   ``share_by_epoch`` [...]}
+- ``interactions``: [{``factors`` [a, b], ``effect`` (share-like, {estimate,
+  ci, method, n}), ``excess`` {torch: {...}, keras: {...}}, ``pvalue``,
+  ``pvalue_adjusted``, ``seeds``, ``significant``}]
 - ``closure``: null, or {``status``, ``margin``, ``share``, ``residual``
   (with ``ci90``, the interval the equivalence decision uses), ``interaction``
-  (each {estimate, ci}), ``equivalence`` {torch: {effect, margin, pvalue}, ...},
-  ``difference`` {torch: {effect, pvalue, test}, ...}}
-- ``arms``: [{label, base, swap, backend, seeds, values, mean, diverged}]
+  (each {estimate, ci, method, n}), ``equivalence`` {torch: {effect, margin,
+  pvalue}, ...}, ``difference`` {torch: {effect, pvalue, test}, ...}}
+- ``decisions``: [{``subject``, ``kind``, ``outcome``, ``stop``, ``seeds``,
+  ``looks``, ``z``, ``pvalue``, ``alpha``, ``arms``}]: every sequential
+  decision, in order, and why it stopped taking seeds
+- ``arms``: [{label, base, swap, backend, seeds, values, mean, diverged, n,
+  stop, decided_by}]
 - ``candidates``, ``seeds``, ``settings``, ``tests``, ``notes``, ``versions``,
   ``trials`` {run, cached}, ``seconds`` {wall, training}
 """
@@ -29,7 +42,7 @@ import math
 from typing import Any
 
 from bisect_ml.stats import Ratio
-from bisect_ml.verdict import Cause, Verdict
+from bisect_ml.verdict import Cause, Interaction, Power, Verdict
 
 __all__ = ["SCHEMA_VERSION", "to_json", "verdict_dict"]
 
@@ -41,7 +54,45 @@ def _num(x: float) -> float | None:
 
 
 def _ratio(r: Ratio) -> dict[str, Any]:
-    return {"estimate": _num(r.estimate), "ci": [_num(r.low), _num(r.high)]}
+    return {
+        "estimate": _num(r.estimate),
+        "ci": [_num(r.low), _num(r.high)],
+        "method": r.method,
+        "n": r.n,
+    }
+
+
+def _power(p: Power | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {
+        "noise": {
+            fw: {"sd": _num(n.sd), "ci": [_num(n.low), _num(n.high)], "n": n.n}
+            for fw, n in p.noise.items()
+        },
+        "seeds": dict(p.seeds),
+        "alpha": p.alpha,
+        "power": p.power,
+        "detectable_gap": _num(p.detectable_gap),
+        "detectable_gap_at_cap": _num(p.detectable_gap_at_cap),
+        "below_detectable": p.below_detectable,
+        "seeds_needed": p.seeds_needed,
+        "paired_variance_ratio": _num(p.paired_variance_ratio),
+        "paired_comparisons": p.paired_comparisons,
+        "detectable_share": _num(p.detectable_share),
+    }
+
+
+def _interaction(i: Interaction) -> dict[str, Any]:
+    return {
+        "factors": list(i.factors),
+        "effect": _ratio(i.effect),
+        "excess": {fw: _ratio(r) for fw, r in i.excess.items()},
+        "pvalue": i.pvalue,
+        "pvalue_adjusted": i.pvalue_adjusted,
+        "seeds": i.seeds,
+        "significant": i.significant,
+    }
 
 
 def _cause(c: Cause) -> dict[str, Any]:
@@ -53,6 +104,8 @@ def _cause(c: Cause) -> dict[str, Any]:
         "share_by_side": {fw: _ratio(r) for fw, r in c.share_by_side.items()},
         "pvalue": c.pvalue,
         "pvalue_adjusted": c.pvalue_adjusted,
+        "seeds": c.seeds,
+        "stop": c.stop,
         "effects": {
             fw: {
                 "estimate": cmp.effect,
@@ -106,6 +159,7 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
         "gap": {
             "estimate": g.effect,
             "ci": [_num(x) for x in g.confidence_interval()],
+            "interval": g.interval,
             "pvalue": g.pvalue,
             "test": g.test,
             "pvalue_rank": g.pvalue_rank,
@@ -115,10 +169,27 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
             "diverged": {"torch": g.diverged[1], "keras": g.diverged[0]},
             "by_epoch": [_num(x) for x in v.gap_by_epoch],
         },
+        "power": _power(v.power),
         "causes": [_cause(c) for c in v.found],
         "offsetting": [_cause(c) for c in v.offsetting],
         "ruled_out": [_cause(c) for c in v.ruled_out],
+        "interactions": [_interaction(i) for i in v.interactions],
         "closure": closure,
+        "decisions": [
+            {
+                "subject": d.subject,
+                "kind": d.kind,
+                "outcome": d.outcome,
+                "stop": d.stop.value,
+                "seeds": d.seeds,
+                "looks": list(d.looks),
+                "z": _num(d.z),
+                "pvalue": _num(d.pvalue),
+                "alpha": d.alpha,
+                "arms": list(d.arms),
+            }
+            for d in v.decisions
+        ],
         "arms": [
             {
                 "label": a.label,
@@ -129,6 +200,9 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
                 "values": [_num(x) for x in a.values],
                 "mean": _num(a.mean),
                 "diverged": a.diverged,
+                "n": a.n,
+                "stop": a.stop,
+                "decided_by": a.decided_by,
             }
             for a in v.arms
         ],

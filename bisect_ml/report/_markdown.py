@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from bisect_ml.stats import Ratio
-from bisect_ml.verdict import Cause, Status, Verdict
+from bisect_ml.verdict import Cause, Interaction, Power, Status, Verdict
 
 __all__ = ["to_markdown"]
 
@@ -25,9 +25,15 @@ def _f(x: float, digits: int = 4) -> str:
 
 def _pct(r: Ratio) -> str:
     def p(x: float) -> str:
-        return f"{x:.0%}" if math.isfinite(x) else "n/a"
+        return f"{x + 0.0:.0%}" if math.isfinite(x) else "n/a"
 
     return f"{p(r.estimate)} [{p(r.low)}, {p(r.high)}]"
+
+
+def _level(r: Ratio, name: str) -> str:
+    if abs(r.level - 0.95) < 1e-9:
+        return f"{name} CI"
+    return f"{name} repeated CI: {r.level:.2%} at the look it stopped"
 
 
 def _p(x: float) -> str:
@@ -39,19 +45,111 @@ def _value(c: Cause, fw: str) -> str:
     return f"`{c.values[fw]}`{mark}"
 
 
+def _stop(reason: str) -> str:
+    return {
+        "decided": "decided",
+        "seed_cap": "seed cap",
+        "budget_exhausted": "budget",
+    }.get(reason, reason or "-")
+
+
 def _cause_rows(causes: tuple[Cause, ...]) -> list[str]:
     rows = [
         "| factor | torch value | keras value | share of gap [95% CI] | "
-        "p (Holm) | seeds |",
-        "|---|---|---|---|---|---|",
+        "p (Holm) | seeds | stopped |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in causes:
-        n = c.comparisons["torch"].n[0]
+        n = c.seeds or c.comparisons["torch"].n[0]
         rows.append(
             f"| `{c.factor}` | {_value(c, 'torch')} | {_value(c, 'keras')} | "
-            f"{_pct(c.share)} | {_p(c.pvalue_adjusted)} | {n} |"
+            f"{_pct(c.share)} | {_p(c.pvalue_adjusted)} | {n} | {_stop(c.stop)} |"
         )
     return rows
+
+
+def _power_lines(pw: Power, metric: str) -> list[str]:
+    noise = ", ".join(
+        f"{fw} {_f(n.sd, 3)} [{_f(n.low, 3)}, {_f(n.high, 3)}] ({n.n} seeds)"
+        for fw, n in pw.noise.items()
+    )
+    seeds = min(pw.seeds.values())
+    out = [
+        f"- seed noise (standard deviation of the test {metric} over seeds, "
+        f"95% CI): {noise}",
+        f"- smallest gap detectable with {pw.power:.0%} power at alpha "
+        f"{pw.alpha:g} (Welch): {_f(pw.detectable_gap, 3)} at the {seeds} seeds "
+        f"per side used; {_f(pw.detectable_gap_at_cap, 3)} at the seed cap",
+    ]
+    if pw.below_detectable:
+        need = pw.seeds_needed
+        out.append(
+            f"- **the observed gap ({_f(pw.gap, 3)}) is below that**: at this "
+            "budget it is not distinguishable from seed noise; "
+            + (
+                f"about {need} seeds per side would detect a gap this size"
+                if need is not None
+                else "no practical number of seeds would detect a gap this size"
+            )
+        )
+    else:
+        out.append(
+            f"- the observed gap ({_f(pw.gap, 3)}) is above it"
+            + (
+                f" (about {pw.seeds_needed} seeds per side suffice for a gap this size)"
+                if pw.seeds_needed is not None
+                else ""
+            )
+        )
+    if pw.paired_comparisons:
+        ratio = pw.paired_variance_ratio
+        gain = f"{1 / ratio:.3g}x" if ratio > 0 else "all of it"
+        out.append(
+            f"- pairing hybrids with their side by seed keeps {ratio:.0%} of the "
+            f"unpaired variance (median of {pw.paired_comparisons} comparisons): "
+            f"a variance reduction of {gain}"
+        )
+    if math.isfinite(pw.detectable_share):
+        out.append(
+            "- a factor's swap is found with that power when it moves a side by "
+            f"at least {pw.detectable_share:.0%} of the gap (median over the "
+            "factors, at the seed cap)"
+        )
+    return out
+
+
+def _interaction_rows(items: tuple[Interaction, ...]) -> list[str]:
+    rows = [
+        "| factors | interaction / gap [95% CI] | torch: both swapped close, "
+        "beyond the sum | keras: same | p (Holm) | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i in items:
+        mark = "**" if i.significant else ""
+        rows.append(
+            f"| {mark}`{i.factors[0]}` x `{i.factors[1]}`{mark} | "
+            f"{_pct(i.effect)} | {_pct(i.excess['torch'])} | "
+            f"{_pct(i.excess['keras'])} | {_p(i.pvalue_adjusted)} | {i.seeds} |"
+        )
+    return rows
+
+
+def _subject(kind: str, subject: str) -> str:
+    return subject if kind == subject else f"{kind}: `{subject}`"
+
+
+def _seeds_line(v: Verdict) -> str:
+    looks = v.settings.get("looks") or [len(v.seeds)]
+    if len(looks) > 1:
+        return (
+            f"- adaptive seeds: looks at {', '.join(map(str, looks))} seeds per arm "
+            f"(cap {looks[-1]}), first seed {v.seeds[0]}; arms measured: "
+            f"{len(v.arms)}"
+        )
+    return (
+        f"- seeds per arm: {len(v.seeds)} ({v.seeds[0]}..{v.seeds[-1]}); "
+        f"arms measured: {len(v.arms)}"
+    )
 
 
 def to_markdown(v: Verdict) -> str:
@@ -81,6 +179,9 @@ def to_markdown(v: Verdict) -> str:
             "- gap over training: "
             + ", ".join(f"epoch {i + 1}: {_f(v.gap_by_epoch[i], 3)}" for i in marks)
         )
+    if v.power is not None:
+        out += ["", "## Noise and power (A/A calibration)", ""]
+        out += _power_lines(v.power, metric)
 
     if v.causes:
         out += ["", "## Causes", ""]
@@ -116,6 +217,18 @@ def to_markdown(v: Verdict) -> str:
             out += ["", "## Ruled out (no significant move either way)", ""]
             out += _cause_rows(v.ruled_out)
 
+    if v.interactions:
+        out += [
+            "",
+            "## Interactions between causes",
+            "",
+            "The 2x2 interaction contrast of two causes' values, over |gap|; per "
+            "side, how much more of the gap swapping both closes than the sum of "
+            "swapping each alone. Significant ones in bold.",
+            "",
+        ]
+        out += _interaction_rows(v.interactions)
+
     if v.closure is not None:
         cl = v.closure
         r = cl.residual
@@ -123,13 +236,15 @@ def to_markdown(v: Verdict) -> str:
             "",
             "## Closure, interactions and residual",
             "",
-            f"- every differing factor swapped closes {_pct(cl.share)} of the gap; "
-            f"closure status: **{cl.status}**",
-            f"- residual (unexplained): {r[0]:.0%} [{r[1]:.0%}, {r[2]:.0%}] (95% CI); "
-            f"90% CI [{cl.residual_90[0]:.0%}, {cl.residual_90[1]:.0%}] against the "
+            f"- every differing factor swapped closes {_pct(cl.share)} of the gap "
+            f"({cl.share.n} seeds); closure status: **{cl.status}**",
+            f"- residual (unexplained): {r[0]:.0%} [{r[1]:.0%}, {r[2]:.0%}] "
+            f"({_level(cl.share, '95%')}); "
+            f"[{cl.residual_90[0]:.0%}, {cl.residual_90[1]:.0%}] (90%) against the "
             f"equivalence margin +-{cl.margin:.0%}",
-            f"- interaction (closure minus the sum of single-factor shares): "
-            f"{_pct(cl.interaction)}",
+            f"- interaction (closure minus the sum of single-factor shares, both "
+            f"directions averaged, so a pure two-factor interaction cancels here): "
+            f"{_pct(cl.interaction)} ({cl.interaction.n} seeds)",
         ]
         for fw, e in cl.equivalence.items():
             d = cl.difference[fw]
@@ -147,22 +262,35 @@ def to_markdown(v: Verdict) -> str:
         "## Evidence",
         "",
         f"- strategy `{v.strategy}`, stopped because: **{v.stop_reason.value}**",
-        f"- seeds per arm: {len(v.seeds)} ({v.seeds[0]}..{v.seeds[-1]}); "
-        f"arms measured: {len(v.arms)}",
+        _seeds_line(v),
         f"- trials: {v.trials_run} trained, {v.trials_cached} from the store; "
         f"wall time {v.wall_seconds:.1f} s (training {v.train_seconds:.1f} s)",
         "- tests used:",
     ]
     out += [f"  - {t}" for t in v.tests]
+    if v.decisions:
+        out += [
+            "",
+            "| decision | outcome | seeds | stopped | p |",
+            "|---|---|---|---|---|",
+        ]
+        for dec in v.decisions:
+            p = _p(dec.pvalue) if math.isfinite(dec.pvalue) else "-"
+            out.append(
+                f"| {_subject(dec.kind, dec.subject)} | {dec.outcome} | {dec.seeds} of "
+                f"{dec.looks[-1]} | {_stop(dec.stop.value)} | {p} |"
+            )
     out += [
         "",
-        "| arm | backend | mean | diverged | per-seed values |",
-        "|---|---|---|---|---|",
+        "| arm | backend | seeds | mean | diverged | stopped | per-seed values |",
+        "|---|---|---|---|---|---|---|",
     ]
     for a in v.arms:
         vals = ", ".join(_f(x, 3) for x in a.values)
+        stop = f"{_stop(a.stop)} ({a.decided_by})" if a.stop else "-"
         out.append(
-            f"| {a.label} | {a.backend} | {_f(a.mean)} | {a.diverged} | {vals} |"
+            f"| {a.label} | {a.backend} | {a.n} | {_f(a.mean)} | {a.diverged} | "
+            f"{stop} | {vals} |"
         )
     if v.versions:
         out += [

@@ -18,6 +18,7 @@ from typing import Any
 
 from bisect_ml._errors import ScenarioError
 from bisect_ml.factors import FRAMEWORKS, registry
+from bisect_ml.scenario._geometry import input_layout, input_shape, layer_shapes
 from bisect_ml.scenario._spec import (
     ACTIVATIONS,
     DataSpec,
@@ -80,13 +81,33 @@ _TRAIN = {
     "epochs": _Key(int, _MISSING, _pos, "must be a positive integer"),
     "loss": _Key(str, _MISSING, choices=("cross_entropy", "mse")),
     "from_logits": _Key(bool, None),
-    "optimizer": _Key(str, "adam", choices=("adam",)),
+    "optimizer": _Key(str, "adam", choices=("adam", "adamw")),
     "metric": _Key(str, None, choices=("error_rate", "mse")),
 }
-_LAYER = {
-    "type": _Key(str, _MISSING, choices=("dense",)),
-    "units": _Key(int, _MISSING, _pos, "must be a positive integer"),
-    "activation": _Key(str, "linear", choices=ACTIVATIONS),
+_UNITS = _Key(int, _MISSING, _pos, "must be a positive integer")
+_ACTIVATION = _Key(str, "linear", choices=ACTIVATIONS)
+_PADDING = _Key(str, "valid", choices=("valid", "same"))
+_STRIDES = _Key(int, None, _pos, "must be a positive integer")
+#: Per layer type, the keys a layer table may hold besides `type`.
+_LAYERS: dict[str, dict[str, _Key]] = {
+    "dense": {"units": _UNITS, "activation": _ACTIVATION},
+    "conv2d": {
+        "filters": _UNITS,
+        "kernel_size": _UNITS,
+        "strides": _Key(int, 1, _pos, "must be a positive integer"),
+        "padding": _PADDING,
+        "dilation": _Key(int, 1, _pos, "must be a positive integer"),
+        "activation": _ACTIVATION,
+    },
+    "max_pool2d": {"pool_size": _UNITS, "strides": _STRIDES, "padding": _PADDING},
+    "avg_pool2d": {"pool_size": _UNITS, "strides": _STRIDES, "padding": _PADDING},
+    "flatten": {},
+    "batch_norm": {},
+    "layer_norm": {},
+    "dropout": {"rate": _Key(float, _MISSING, _open_unit, "must be a float in (0, 1)")},
+    "embedding": {"units": _UNITS},
+    "lstm": {"units": _UNITS, "return_sequences": _Key(bool, False)},
+    "gru": {"units": _UNITS, "return_sequences": _Key(bool, False)},
 }
 _SEARCH = {
     "seeds": _Key(int, 10, lambda n: n >= 3, "must be an integer >= 3"),
@@ -256,7 +277,35 @@ def _data(raw: Any) -> DataSpec:
     return DataSpec(**d)
 
 
-def _layers(raw: Any) -> tuple[LayerSpec, ...]:
+def _layer(raw: Any, i: int) -> LayerSpec:
+    key = f"model.layers[{i}]"
+    if not isinstance(raw, Mapping):
+        raise ScenarioError("must be a table", key=key, received=raw)
+    if "type" not in raw:
+        raise ScenarioError("is required", key=f"{key}.type")
+    kind = _check_value(f"{key}.type", _Key(str, choices=tuple(_LAYERS)), raw["type"])
+    fields = _section({k: v for k, v in raw.items() if k != "type"}, key, _LAYERS[kind])
+    layer = LayerSpec(kind, **fields)
+    if layer.padding == "same":
+        size_key = "kernel_size" if kind == "conv2d" else "pool_size"
+        if getattr(layer, size_key) % 2 == 0:
+            raise ScenarioError(
+                "must be odd with padding 'same' (an even window has no "
+                "symmetric padding to compare with TensorFlow's)",
+                key=f"{key}.{size_key}",
+                received=getattr(layer, size_key),
+            )
+    if kind == "conv2d" and layer.dilation != 1 and layer.strides != 1:
+        raise ScenarioError(
+            "must be 1 when `strides` is above 1 (TensorFlow supports no "
+            "strided dilated convolution)",
+            key=f"{key}.dilation",
+            received=layer.dilation,
+        )
+    return layer
+
+
+def _layers(raw: Any, data: DataSpec) -> tuple[LayerSpec, ...]:
     if not isinstance(raw, Mapping):
         raise ScenarioError("must be a table", key="model", received=raw)
     for key in raw:
@@ -267,10 +316,19 @@ def _layers(raw: Any) -> tuple[LayerSpec, ...]:
         raise ScenarioError(
             "must be a non-empty array of tables", key="model.layers", received=layers
         )
-    return tuple(
-        LayerSpec(**_section(layer, f"model.layers[{i}]", _LAYER))
-        for i, layer in enumerate(layers)
+    specs = tuple(_layer(layer, i) for i, layer in enumerate(layers))
+    last = len(specs) - 1
+    if specs[last].type != "dense":
+        raise ScenarioError(
+            "must be 'dense' (the output layer)",
+            key=f"model.layers[{last}].type",
+            received=specs[last].type,
+        )
+    shape = input_shape(
+        input_layout(specs), dataset=data.dataset, n_features=1, window=data.window
     )
+    layer_shapes(specs, shape)
+    return specs
 
 
 def _train(raw: Any, data: DataSpec, layers: tuple[LayerSpec, ...]) -> TrainSpec:
@@ -369,7 +427,7 @@ def _parse(doc: Mapping[str, Any], path: str | None) -> Pair:
             raise ScenarioError("is a required section", key=key)
     meta = _section(doc["scenario"], "scenario", _SCENARIO)
     data = _data(doc["data"])
-    layers = _layers(doc["model"])
+    layers = _layers(doc["model"], data)
     train = _train(doc["train"], data, layers)
 
     sides_raw = doc["sides"]

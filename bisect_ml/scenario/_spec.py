@@ -57,11 +57,56 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer of the neutral model."""
+    """One layer of the neutral model.
+
+    Only the fields of the layer's type are set; the others stay ``None`` and
+    are left out of the canonical form, so a dense layer hashes as it did
+    before the other types existed.
+
+    Parameters
+    ----------
+    type
+        One of `LAYER_TYPES`.
+    units
+        Width of a ``dense``, ``lstm`` or ``gru`` layer; the vector size of an
+        ``embedding``.
+    activation
+        Of a ``dense`` or ``conv2d`` layer, one of `ACTIVATIONS`.
+    filters, kernel_size, strides, padding, dilation
+        Of a ``conv2d`` layer (square kernels; ``padding`` is ``"valid"`` or
+        ``"same"`` with Keras's meaning: ``ceil(size / stride)`` outputs).
+    pool_size
+        Of ``max_pool2d`` and ``avg_pool2d``, which also take ``strides``
+        (default: the pool size) and ``padding``.
+    rate
+        The drop probability of a ``dropout`` layer.
+    return_sequences
+        Whether an ``lstm`` or ``gru`` layer returns every step (to feed
+        another recurrent layer) or only the last.
+    """
 
     type: str
-    units: int
+    units: int | None = None
     activation: str = "linear"
+    filters: int | None = None
+    kernel_size: int | None = None
+    strides: int | None = None
+    padding: str | None = None
+    dilation: int | None = None
+    pool_size: int | None = None
+    rate: float | None = None
+    return_sequences: bool | None = None
+
+    @property
+    def stride(self) -> int:
+        """The step of a window layer: ``strides``, else 1 (conv) or the pool."""
+        if self.strides is not None:
+            return self.strides
+        return 1 if self.type == "conv2d" else int(self.pool_size or 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The set fields only: the canonical form of this layer."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -110,7 +155,9 @@ class Spec:
     simulation: Simulation | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["layers"] = [layer.to_dict() for layer in self.layers]
+        return out
 
     @property
     def key(self) -> str:
@@ -172,7 +219,5 @@ class Pair:
         return [name for name in registry if a[name] != b[name] and self.applies(name)]
 
     def applies(self, factor: str) -> bool:
-        """Whether ``factor`` can matter for this spec at all."""
-        if factor == "preprocess.window":
-            return self.spec.data.window is not None
-        return True
+        """Whether ``factor`` can matter for this pair at all (its `Factor.scope`)."""
+        return registry[factor].applies(self)

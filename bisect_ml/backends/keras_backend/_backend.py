@@ -21,6 +21,19 @@ if TYPE_CHECKING:
 __all__ = ["KerasBackend", "check_assignment"]
 
 _LOSSES = {"cross_entropy": "classification", "mse": "regression"}
+_SUPPORTED = (
+    "dense",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "flatten",
+    "batch_norm",
+    "layer_norm",
+    "dropout",
+    "embedding",
+    "lstm",
+    "gru",
+)
 _METRICS = {"error_rate": "classification", "mse": "regression"}
 
 
@@ -44,14 +57,35 @@ class KerasBackend:
                                `~bisect_ml.backends._common.fit_scaler`
     ``preprocess.window``      ``keras.utils.timeseries_dataset_from_array``
                                with shifted targets
-    ``optimizer.*``            ``keras.optimizers.Adam``; for ``corrected``
-                               epsilon, a subclass with torch's update step
+    ``optimizer.*``            ``keras.optimizers.Adam`` / ``AdamW`` with
+                               decoupled ``weight_decay``; for ``corrected``
+                               epsilon, a subclass with torch's update step;
+                               torch's L2 decay adds ``l2 * theta`` to the
+                               gradient in ``update_step``
     ``train.batch_size``       ``Model.fit(batch_size=...)``
     ``train.shuffle``          ``fit(shuffle=False)`` for ``off``,
                                ``fit(shuffle=True)`` for ``repeated``;
                                ``every_epoch`` is one ``fit(epochs=1,
                                shuffle=False)`` per epoch on freshly
                                permuted arrays
+    ``train.drop_last``        fit keeps the partial batch; dropping it is
+                               the per-epoch path on arrays cut to whole
+                               batches
+    ``train.clip_*``           the optimizer's ``clipnorm`` (per variable)
+                               or ``global_clipnorm``
+    ``init.conv.*``,           as for dense layers, on Conv2D, LSTM/GRU and
+    ``init.recurrent.*``,      Embedding (torch's RNN biases: a sum of two
+    ``init.embedding``         uniforms for an LSTM's single bias)
+    ``layers.*``               Conv2D/pooling ``padding="same"``, Flatten;
+                               torch's values are ZeroPadding2D,
+                               `PaddedPool2D` and Permute before Flatten
+    ``norm.*``                 BatchNormalization(momentum=1 - m) and
+                               LayerNormalization; torch's running variance
+                               is `UnbiasedBatchNormalization`
+    ``loss.*``                 SparseCategoricalCrossentropy on a softmax
+                               Dense (Keras takes its logits); torch's
+                               values use `OpaqueSoftmax`; MSE, or
+                               `BroadcastMSE` for ``broadcast``
     ========================== =============================================
 
     Notes
@@ -131,9 +165,11 @@ def check_assignment(assignment: Mapping[str, object]) -> dict[str, Value]:
 
 def _check_spec(spec: Spec, data: Dataset) -> None:
     for i, layer in enumerate(spec.layers):
-        if layer.type != "dense":
+        if layer.type not in _SUPPORTED:
             raise BackendError(
-                "keras", f"`model.layers[{i}].type` must be 'dense', got {layer.type!r}"
+                "keras",
+                f"`model.layers[{i}].type` must be one of "
+                f"{', '.join(repr(t) for t in _SUPPORTED)}, got {layer.type!r}",
             )
         if layer.activation not in ACTIVATIONS:
             raise BackendError(
@@ -144,9 +180,10 @@ def _check_spec(spec: Spec, data: Dataset) -> None:
     if not spec.layers:
         raise BackendError("keras", "`model.layers` must hold at least one layer")
     train = spec.train
-    if train.optimizer != "adam":
+    if train.optimizer not in ("adam", "adamw"):
         raise BackendError(
-            "keras", f"`train.optimizer` must be 'adam', got {train.optimizer!r}"
+            "keras",
+            f"`train.optimizer` must be 'adam' or 'adamw', got {train.optimizer!r}",
         )
     if train.epochs < 1:
         raise BackendError(

@@ -9,7 +9,7 @@ from bisect_ml.backends.keras_backend._runtime import keras
 if TYPE_CHECKING:
     from bisect_ml.factors import Value
 
-__all__ = ["TorchAdam", "make_optimizer"]
+__all__ = ["KerasL2Adam", "TorchAdam", "TorchL2Adam", "make_optimizer"]
 
 ops = keras.ops
 
@@ -62,14 +62,70 @@ class TorchAdam(keras.optimizers.Adam):
         self.assign_sub(variable, ops.multiply(step_size, ops.divide(m, denom)))
 
 
-def make_optimizer(assignment: dict[str, Value]) -> keras.optimizers.Adam:
-    """The Adam the optimizer factors of ``assignment`` describe."""
-    options = {
+class _L2InGradient:
+    """Adds ``l2 * theta`` to each gradient, torch Adam's ``weight_decay``.
+
+    It runs in ``update_step``, after Keras has clipped the gradients, as torch
+    adds the term inside ``step()`` after ``clip_grad_norm_``.
+    """
+
+    l2: float
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        dtype = variable.dtype
+        decayed = ops.add(
+            ops.cast(gradient, dtype), ops.multiply(variable, ops.cast(self.l2, dtype))
+        )
+        super().update_step(decayed, variable, learning_rate)  # type: ignore[misc]
+
+
+class KerasL2Adam(_L2InGradient, keras.optimizers.Adam):
+    """Keras's Adam with torch's L2 weight decay (``optimizer.weight_decay_mode
+    = "l2"``) instead of its decoupled one."""
+
+    def __init__(self, *args: Any, l2: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.l2 = l2
+
+
+class TorchL2Adam(_L2InGradient, TorchAdam):
+    """`TorchAdam` with torch's L2 weight decay: ``torch.optim.Adam(weight_decay)``."""
+
+    def __init__(self, *args: Any, l2: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.l2 = l2
+
+
+def make_optimizer(
+    assignment: dict[str, Value], optimizer: str = "adam"
+) -> keras.optimizers.Adam:
+    """The Adam (or AdamW) the optimizer and clipping factors describe.
+
+    Keras's own classes run for Keras's values: Adam or AdamW, decoupled
+    ``weight_decay``, ``clipnorm`` (per variable) or ``global_clipnorm``.
+    torch's epsilon placement is `TorchAdam`; torch's L2 decay is an
+    ``update_step`` that adds ``l2 * theta`` to the gradient.
+    """
+    options: dict[str, Any] = {
         "learning_rate": float(assignment["optimizer.learning_rate"]),
         "beta_1": float(assignment["optimizer.beta_1"]),
         "beta_2": float(assignment["optimizer.beta_2"]),
         "epsilon": float(assignment["optimizer.epsilon"]),
     }
-    if assignment["optimizer.epsilon_placement"] == "corrected":
-        return TorchAdam(**options)
-    return keras.optimizers.Adam(**options)
+    clip = float(assignment["train.clip_norm"])
+    if clip > 0:
+        scope = assignment["train.clip_scope"]
+        options["clipnorm" if scope == "per_variable" else "global_clipnorm"] = clip
+    torch_step = assignment["optimizer.epsilon_placement"] == "corrected"
+
+    if optimizer == "adamw":
+        options["weight_decay"] = float(assignment["optimizer.adamw.weight_decay"])
+        if torch_step:
+            return TorchAdam(**options)
+        return keras.optimizers.AdamW(**options)
+    decay = float(assignment["optimizer.weight_decay"])
+    if decay > 0 and assignment["optimizer.weight_decay_mode"] == "l2":
+        return (TorchL2Adam if torch_step else KerasL2Adam)(l2=decay, **options)
+    if decay > 0:
+        options["weight_decay"] = decay
+    return (TorchAdam if torch_step else keras.optimizers.Adam)(**options)

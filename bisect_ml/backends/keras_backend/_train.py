@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bisect_ml._errors import BackendError
+from bisect_ml._errors import BackendError, ScenarioError
 from bisect_ml.backends._base import Outcome, library_versions
+from bisect_ml.backends._common import ModelOptions, arrange, digits_tokens
 from bisect_ml.backends.keras_backend._model import build_model
 from bisect_ml.backends.keras_backend._optim import make_optimizer
 from bisect_ml.backends.keras_backend._preprocess import (
@@ -21,12 +23,21 @@ from bisect_ml.backends.keras_backend._preprocess import (
     prepare,
 )
 from bisect_ml.backends.keras_backend._runtime import keras, tf
+from bisect_ml.scenario._geometry import input_layout, input_shape
 
 if TYPE_CHECKING:
     from bisect_ml.factors import Value
     from bisect_ml.scenario import Dataset, Spec, TrainSpec
 
-__all__ = ["Trial", "build_trial", "epoch_orders", "fit_trial"]
+__all__ = [
+    "BroadcastMSE",
+    "Trial",
+    "broadcast_mse",
+    "build_trial",
+    "epoch_orders",
+    "fit_trial",
+    "make_loss",
+]
 
 
 @dataclass(eq=False)
@@ -40,12 +51,48 @@ class Trial:
     shuffle: str
     seed: int
     steps_per_epoch: int | None = None
+    drop_last: bool = False
 
 
-def make_loss(train: TrainSpec) -> keras.losses.Loss:
-    """Keras's loss for the spec, with its default reduction."""
+def broadcast_mse(y_true: Any, y_pred: Any) -> Any:
+    """torch's MSELoss on (N, 1) predictions and an (N,) target, per sample.
+
+    Row i holds the mean of (target_j - prediction_i)^2 over the batch; the
+    loss's mean over rows is torch's mean over the broadcast (N, N) matrix.
+    """
+    ops = keras.ops
+    row = ops.reshape(ops.cast(y_true, y_pred.dtype), (1, -1))
+    return ops.mean(ops.square(ops.subtract(row, y_pred)), axis=-1)
+
+
+class BroadcastMSE(keras.losses.Loss):
+    """`broadcast_mse` as a Keras loss, with the default reduction."""
+
+    def __init__(self) -> None:
+        super().__init__(name="broadcast_mse")
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        return broadcast_mse(y_true, y_pred)
+
+
+def make_loss(
+    train: TrainSpec,
+    softmax_output: str = "logits",
+    target_shape: str = "matched",
+) -> keras.losses.Loss:
+    """Keras's loss for the spec and the ``loss.*`` factors, default reduction.
+
+    On a softmax output, ``logits`` is Keras's own behaviour (the model's
+    ``Dense(activation="softmax")`` hands the loss its logits); the other two
+    values go with `OpaqueSoftmax` outputs: ``softmax_twice`` treats the
+    probabilities as logits (``from_logits=True``), ``clipped_log`` takes the
+    log of the clipped probabilities (``from_logits=False``).
+    """
     if train.loss == "cross_entropy":
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=train.from_logits)
+        as_logits = train.from_logits or softmax_output == "softmax_twice"
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=as_logits)
+    if target_shape == "broadcast":
+        return BroadcastMSE()
     return keras.losses.MeanSquaredError()
 
 
@@ -72,21 +119,50 @@ def build_trial(
         str(assignment["preprocess.scale"]),
         str(assignment["preprocess.window"]),
     )
+    shape = input_shape(
+        input_layout(spec.layers),
+        dataset=spec.data.dataset,
+        n_features=int(prepared.x_train.shape[1]),
+        window=spec.data.window,
+    )
+    if shape.kind == "tokens":
+        prepared = dataclasses.replace(
+            prepared,
+            x_train=digits_tokens(data.x_train),
+            x_test=digits_tokens(data.x_test),
+        )
+    else:
+        prepared = dataclasses.replace(
+            prepared,
+            x_train=arrange(prepared.x_train, shape),
+            x_test=arrange(prepared.x_test, shape),
+        )
     batch_size = int(assignment["train.batch_size"])
-    n_batches = math.ceil(len(prepared.x_train) / batch_size)
+    drop_last = bool(assignment["train.drop_last"])
+    n_train = len(prepared.x_train)
+    if drop_last and n_train < batch_size:
+        raise ScenarioError(
+            f"is larger than the {n_train} training samples, so dropping the "
+            "last incomplete batch leaves nothing to train on",
+            key="train.batch_size",
+            received=batch_size,
+        )
+    n_batches = (
+        (n_train // batch_size) if drop_last else math.ceil(n_train / batch_size)
+    )
+    options = ModelOptions.from_assignment(assignment)
 
     # Initializers take their seeds from Python's random as they are
     # constructed, so seeding comes first and the layers are built in order.
     keras.utils.set_random_seed(seed)
-    model = build_model(
-        spec.layers,
-        int(prepared.x_train.shape[1]),
-        str(assignment["init.dense.kernel"]),
-        str(assignment["init.dense.bias"]),
-    )
+    model = build_model(spec.layers, shape, options)
     model.compile(
-        optimizer=make_optimizer(assignment),
-        loss=make_loss(spec.train),
+        optimizer=make_optimizer(assignment, spec.train.optimizer),
+        loss=make_loss(
+            spec.train,
+            options.softmax_output,
+            str(assignment["loss.target_shape"]),
+        ),
         steps_per_execution=n_batches if one_call_per_epoch else 1,
     )
     return Trial(
@@ -97,6 +173,7 @@ def build_trial(
         str(assignment["train.shuffle"]),
         seed,
         n_batches if one_call_per_epoch else None,
+        drop_last,
     )
 
 
@@ -110,6 +187,8 @@ def fit_trial(trial: Trial, *, start: float | None = None) -> Outcome:
     ``fit(epochs=1, shuffle=False)`` per epoch on the arrays permuted by
     `epoch_orders`; the model, optimizer state and callbacks carry over, so
     with unpermuted arrays it trains exactly like ``off`` (the tests check).
+    ``train.drop_last``, which ``fit`` cannot do, takes the same per-epoch
+    path with the ordered arrays cut to whole batches.
 
     Running a whole epoch per call changes no update: Keras's while loop calls
     the same one-batch train step on each batch of the iterator in turn, and
@@ -130,7 +209,7 @@ def fit_trial(trial: Trial, *, start: float | None = None) -> Outcome:
 
     try:
         with _quiet_keras():
-            if trial.shuffle == "every_epoch":
+            if trial.shuffle == "every_epoch" or trial.drop_last:
                 losses = _fit_reshuffled(trial, callbacks)
             else:
                 losses = _fit(
@@ -193,13 +272,25 @@ def _fit(
 def _fit_reshuffled(
     trial: Trial, callbacks: list[keras.callbacks.Callback]
 ) -> list[float]:
+    """One ``fit(epochs=1, shuffle=False)`` per epoch on arrays we order.
+
+    The order is a fresh permutation each epoch (``every_epoch``), the first
+    one in every epoch (``repeated``) or the stored order (``off``). With
+    ``drop_last`` the ordered arrays are cut to whole batches first.
+    """
     x, y = trial.prepared.x_train, trial.prepared.y_train
     orders = epoch_orders(trial.seed, len(x))
+    keep = len(x)
+    if trial.drop_last:
+        keep -= keep % trial.batch_size
+    order = np.arange(len(x)) if trial.shuffle == "off" else next(orders)
     losses: list[float] = []
-    for _ in range(trial.spec.train.epochs):
-        order = next(orders)
+    for epoch in range(trial.spec.train.epochs):
+        if trial.shuffle == "every_epoch" and epoch > 0:
+            order = next(orders)
+        chosen = order[:keep]
         losses += _fit(
-            trial, x[order], y[order], epochs=1, shuffle=False, callbacks=callbacks
+            trial, x[chosen], y[chosen], epochs=1, shuffle=False, callbacks=callbacks
         )
         # fit clears stop_training when it starts, so the loop checks it here.
         if trial.model.stop_training:

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from bisect_ml._errors import BackendError, ScenarioError
 from bisect_ml.backends._base import Outcome, library_versions
-from bisect_ml.backends.torch_backend._model import build_model
+from bisect_ml.backends._common import digits_tokens
+from bisect_ml.backends.torch_backend._model import ModelOptions, build_model
 from bisect_ml.backends.torch_backend._optim import make_optimizer
 from bisect_ml.backends.torch_backend._preprocess import prepare
-from bisect_ml.backends.torch_backend._train import fit, make_loss
+from bisect_ml.backends.torch_backend._train import fit, make_objective
 from bisect_ml.factors import registry
+from bisect_ml.scenario._geometry import (
+    Shape,
+    input_layout,
+    input_shape,
+    layer_shapes,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,64 +60,85 @@ def _set_threads() -> None:
     _threads_set = True
 
 
-@dataclass(frozen=True)
-class _Settings:
-    """One field per registry factor, read from a complete assignment."""
-
-    kernel: str
-    bias: str
-    scale: str
-    window: str
-    learning_rate: float
-    beta_1: float
-    beta_2: float
-    epsilon: float
-    epsilon_placement: str
-    batch_size: int
-    shuffle: str
-
-    @classmethod
-    def read(cls, assignment: Mapping[str, Value]) -> _Settings:
-        missing = [name for name in registry if name not in assignment]
-        unknown = [name for name in assignment if name not in registry]
-        if missing or unknown:
-            parts = []
-            if missing:
-                parts.append("lacks " + ", ".join(f"`{n}`" for n in missing))
-            if unknown:
-                parts.append("has unknown " + ", ".join(f"`{n}`" for n in unknown))
-            raise BackendError(
-                "torch",
-                f"the assignment {' and '.join(parts)}; it must give a value for "
-                "every factor of `bisect_ml.factors.registry`",
-            )
-        v = {name: registry[name].validate(assignment[name]) for name in registry}
-        return cls(
-            kernel=str(v["init.dense.kernel"]),
-            bias=str(v["init.dense.bias"]),
-            scale=str(v["preprocess.scale"]),
-            window=str(v["preprocess.window"]),
-            learning_rate=float(v["optimizer.learning_rate"]),
-            beta_1=float(v["optimizer.beta_1"]),
-            beta_2=float(v["optimizer.beta_2"]),
-            epsilon=float(v["optimizer.epsilon"]),
-            epsilon_placement=str(v["optimizer.epsilon_placement"]),
-            batch_size=int(v["train.batch_size"]),
-            shuffle=str(v["train.shuffle"]),
+def _read(assignment: Mapping[str, Value]) -> dict[str, Value]:
+    """Every registry factor's value, validated; raise on a missing or extra one."""
+    missing = [name for name in registry if name not in assignment]
+    unknown = [name for name in assignment if name not in registry]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("lacks " + ", ".join(f"`{n}`" for n in missing))
+        if unknown:
+            parts.append("has unknown " + ", ".join(f"`{n}`" for n in unknown))
+        raise BackendError(
+            "torch",
+            f"the assignment {' and '.join(parts)}; it must give a value for "
+            "every factor of `bisect_ml.factors.registry`",
         )
+    return {name: registry[name].validate(assignment[name]) for name in registry}
+
+
+def arrange(x: torch.Tensor, shape: Shape) -> torch.Tensor:
+    """Flat samples (n, features) in the model's input layout.
+
+    Images become NCHW (the spec's shapes are channels-last), sequences
+    (n, steps, features); flat samples stay as they are.
+    """
+    if shape.kind == "image":
+        height, width, channels = shape.dims
+        return x.reshape(-1, height, width, channels).permute(0, 3, 1, 2).contiguous()
+    if shape.kind == "sequence":
+        return x.reshape(-1, *shape.dims).contiguous()
+    return x
+
+
+def _check_batches(spec: Spec, shape: Shape, n_train: int, batch_size: int) -> None:
+    """torch's BatchNorm refuses one value per channel in training; Keras not."""
+    last = n_train % batch_size or batch_size
+    if last != 1:
+        return
+    outputs = layer_shapes(spec.layers, shape)
+    for layer, before in zip(spec.layers, [shape, *outputs[:-1]], strict=True):
+        if layer.type == "batch_norm" and before.size // before.dims[-1] == 1:
+            raise ScenarioError(
+                f"leaves a batch of one sample ({n_train} training samples), on "
+                "which torch's BatchNorm cannot train (it raises; Keras trains "
+                "on it): choose another batch size, or set train.drop_last",
+                key="train.batch_size",
+                received=batch_size,
+            )
+
+
+def _decay(spec: Spec, values: Mapping[str, Value]) -> dict[str, Any]:
+    if spec.train.optimizer == "adamw":
+        return {
+            "adamw": True,
+            "weight_decay": float(values["optimizer.adamw.weight_decay"]),
+            "decay_mode": "decoupled",
+        }
+    return {
+        "adamw": False,
+        "weight_decay": float(values["optimizer.weight_decay"]),
+        "decay_mode": str(values["optimizer.weight_decay_mode"]),
+    }
 
 
 class TorchBackend:
-    """Trains the neutral dense model with PyTorch.
+    """Trains the neutral model with PyTorch.
 
     Each factor value that is torch's default runs torch's own component:
-    ``nn.Linear``'s ``reset_parameters``, `torch.optim.Adam`, ToTensor and
-    Normalize semantics, ``DataLoader(batch_size, shuffle)`` (``shuffle=True``
-    for ``train.shuffle = "every_epoch"``). Keras's values are emulated on
-    torch: its initializers through `torch.nn.init`, its zero bias, its Adam
-    update as a `torch.optim.Optimizer`, and the one permutation its seeded
-    ``fit(shuffle=True)`` repeats every epoch (``"repeated"``) as a DataLoader
-    whose sampler is a single ``randperm``.
+    ``nn.Linear``/``nn.Conv2d``/``nn.LSTM``/``nn.GRU``/``nn.Embedding`` with
+    their own ``reset_parameters``, ``nn.Conv2d(padding=k//2)`` and the
+    pooling modules' own padding, ``nn.BatchNorm1d/2d``, ``nn.LayerNorm``,
+    ``nn.Flatten``, `torch.optim.Adam`/``AdamW``, ``clip_grad_norm_``,
+    ``nn.CrossEntropyLoss``/``nn.MSELoss``, ToTensor and Normalize semantics,
+    ``DataLoader(batch_size, shuffle, drop_last)``. Keras's values are
+    emulated on torch: its initializers through `torch.nn.init`, TensorFlow's
+    'same' padding by explicit ``nn.ZeroPad2d``/``ConstantPad2d``, its
+    channels-last flatten, its running variance (`BiasedBatchNorm2d`), its
+    Adam update (`KerasAdam`), its per-variable clipping, its softmax-aware
+    cross-entropy (the model run without its final ``nn.Softmax``), and the
+    one permutation its seeded ``fit(shuffle=True)`` repeats every epoch.
 
     Notes
     -----
@@ -151,7 +179,7 @@ class TorchBackend:
     ) -> Outcome:
         """Train once under ``assignment`` and ``seed``; see `Backend.train`."""
         start = time.perf_counter()
-        settings = _Settings.read(assignment)
+        values = _read(assignment)
         _set_threads()
 
         if data.series and spec.data.window is None:
@@ -164,33 +192,73 @@ class TorchBackend:
                 data.y_test,
                 task=data.task,
                 series=data.series,
-                scale=settings.scale,
+                scale=str(values["preprocess.scale"]),
                 window=spec.data.window,
-                window_value=settings.window,
+                window_value=str(values["preprocess.window"]),
             )
         except ValueError as err:
             raise BackendError("torch", f"cannot prepare the data ({err})") from None
-        n_inputs = prepared.x_train.shape[1]
+        shape = input_shape(
+            input_layout(spec.layers),
+            dataset=spec.data.dataset,
+            n_features=int(prepared.x_train.shape[1]),
+            window=spec.data.window,
+        )
+        if shape.kind == "tokens":
+            prepared = dataclasses.replace(
+                prepared,
+                x_train=torch.from_numpy(digits_tokens(data.x_train)),
+                x_test=torch.from_numpy(digits_tokens(data.x_test)),
+            )
+        else:
+            prepared = dataclasses.replace(
+                prepared,
+                x_train=arrange(prepared.x_train, shape),
+                x_test=arrange(prepared.x_test, shape),
+            )
+
+        batch_size, n_train = int(values["train.batch_size"]), len(prepared.x_train)
+        if values["train.drop_last"] and n_train < batch_size:
+            raise ScenarioError(
+                f"is larger than the {n_train} training samples, so dropping the "
+                "last incomplete batch leaves nothing to train on",
+                key="train.batch_size",
+                received=batch_size,
+            )
+        if not values["train.drop_last"]:
+            _check_batches(
+                spec, shape, len(prepared.x_train), int(values["train.batch_size"])
+            )
 
         torch.manual_seed(seed)
-        model = build_model(spec.layers, n_inputs, settings.kernel, settings.bias)
+        model = build_model(spec.layers, shape, ModelOptions.from_assignment(values))
         optimizer = make_optimizer(
             model.parameters(),
-            placement=settings.epsilon_placement,
-            lr=settings.learning_rate,
-            beta_1=settings.beta_1,
-            beta_2=settings.beta_2,
-            eps=settings.epsilon,
+            placement=str(values["optimizer.epsilon_placement"]),
+            lr=float(values["optimizer.learning_rate"]),
+            beta_1=float(values["optimizer.beta_1"]),
+            beta_2=float(values["optimizer.beta_2"]),
+            eps=float(values["optimizer.epsilon"]),
+            **_decay(spec, values),
+        )
+        objective = make_objective(
+            spec.train.loss,
+            spec.train.from_logits,
+            softmax_output=str(values["loss.softmax_output"]),
+            target_shape=str(values["loss.target_shape"]),
         )
         curves = fit(
             model,
             optimizer,
-            make_loss(spec.train.loss, spec.train.from_logits),
+            objective,
             prepared,
             epochs=spec.train.epochs,
-            batch_size=settings.batch_size,
-            shuffle=settings.shuffle,
+            batch_size=int(values["train.batch_size"]),
+            shuffle=str(values["train.shuffle"]),
             seed=seed,
+            clip_norm=float(values["train.clip_norm"]),
+            clip_scope=str(values["train.clip_scope"]),
+            drop_last=bool(values["train.drop_last"]),
         )
 
         metric = math.nan if curves.diverged else curves.metric[-1]

@@ -33,13 +33,20 @@ class KerasAdam(torch.optim.Optimizer):
         v += (g**2 - v) * (1 - beta_2)
         theta -= alpha * m / (sqrt(v) + epsilon)
 
+    With ``weight_decay`` λ, ``decoupled=True`` is Keras's own decay (any
+    Keras optimizer with ``weight_decay`` set): ``theta -= theta * λ * lr``
+    before the update; ``decoupled=False`` adds ``λ * theta`` to the gradient
+    first, as `torch.optim.Adam` does.
+
     Parameters
     ----------
     params
         The parameters (or parameter groups) to optimise.
-    lr, betas, eps
-        Learning rate, ``(beta_1, beta_2)`` and epsilon, named as in
-        `torch.optim.Adam`.
+    lr, betas, eps, weight_decay
+        Learning rate, ``(beta_1, beta_2)``, epsilon and weight decay, named
+        as in `torch.optim.Adam`.
+    decoupled
+        Whether the decay is Keras's decoupled step or an L2 gradient term.
 
     Notes
     -----
@@ -55,6 +62,8 @@ class KerasAdam(torch.optim.Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-7,
+        weight_decay: float = 0.0,
+        decoupled: bool = True,
     ) -> None:
         if not lr > 0:
             raise ValueError(f"`lr` must be positive, got {lr!r}")
@@ -62,7 +71,16 @@ class KerasAdam(torch.optim.Optimizer):
             raise ValueError(f"`betas` must lie in [0, 1), got {betas!r}")
         if not eps > 0:
             raise ValueError(f"`eps` must be positive, got {eps!r}")
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+        if not weight_decay >= 0:
+            raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay!r}")
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "decoupled": decoupled,
+        }
+        super().__init__(params, defaults)
 
     @overload
     def step(self, closure: None = None) -> None: ...
@@ -78,11 +96,17 @@ class KerasAdam(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             beta_1, beta_2 = group["betas"]
+            decay = group["weight_decay"]
             for param in group["params"]:
-                if param.grad is not None:
-                    self._update(
-                        param, param.grad, group["lr"], beta_1, beta_2, group["eps"]
-                    )
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                if decay and group["decoupled"]:
+                    # Keras's order: theta - (theta * wd) * lr.
+                    param.sub_(param.mul(decay).mul_(group["lr"]))
+                elif decay:
+                    grad = grad.add(param, alpha=decay)
+                self._update(param, grad, group["lr"], beta_1, beta_2, group["eps"])
         return loss
 
     def _update(
@@ -119,10 +143,43 @@ def make_optimizer(
     beta_1: float,
     beta_2: float,
     eps: float,
+    weight_decay: float = 0.0,
+    decay_mode: str = "l2",
+    adamw: bool = False,
 ) -> torch.optim.Optimizer:
-    """torch's own Adam for ``corrected``; the Keras update for ``uncorrected``."""
+    """The Adam the optimizer factors describe.
+
+    ``corrected`` is torch's own optimizer: `torch.optim.AdamW` for
+    ``adamw``, else `torch.optim.Adam`, whose ``weight_decay`` is an L2
+    gradient term for ``decay_mode="l2"`` and torch's own decoupled step
+    (``decoupled_weight_decay=True``) for ``"decoupled"``. ``uncorrected`` is
+    `KerasAdam`, with Keras's decoupled decay or the L2 term. AdamW's decay is
+    always decoupled.
+    """
+    if decay_mode not in ("l2", "decoupled"):
+        raise ValueError(f"unknown optimizer.weight_decay_mode {decay_mode!r}")
+    decoupled = adamw or decay_mode == "decoupled"
+    betas = (beta_1, beta_2)
     if placement == "corrected":
-        return torch.optim.Adam(params, lr=lr, betas=(beta_1, beta_2), eps=eps)
+        if adamw:
+            return torch.optim.AdamW(
+                params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay
+            )
+        return torch.optim.Adam(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled,
+        )
     if placement == "uncorrected":
-        return KerasAdam(params, lr=lr, betas=(beta_1, beta_2), eps=eps)
+        return KerasAdam(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            decoupled=decoupled,
+        )
     raise ValueError(f"unknown optimizer.epsilon_placement {placement!r}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,10 +14,22 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from bisect_ml.backends.torch_backend._preprocess import Prepared
 
-__all__ = ["Curves", "evaluate", "fit", "make_loader", "make_loss"]
+__all__ = [
+    "Curves",
+    "Objective",
+    "clip_gradients",
+    "evaluate",
+    "fit",
+    "make_loader",
+    "make_loss",
+    "make_objective",
+]
 
 #: Keras clips probabilities to [eps, 1 - eps] before taking their log.
 _PROBABILITY_EPSILON = 1e-7
+
+#: (model, inputs, targets) -> the batch's mean loss.
+Objective = Callable[[nn.Sequential, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class _ProbabilityNLL(nn.Module):
@@ -31,12 +45,87 @@ class _ProbabilityNLL(nn.Module):
 
 
 def make_loss(loss: str, from_logits: bool) -> nn.Module:
-    """The torch loss for the spec's ``train.loss`` and ``train.from_logits``."""
+    """The torch loss module for the spec's ``train.loss`` and ``from_logits``.
+
+    With probabilities (``from_logits=False``) this is the clipped NLL; what
+    a pair actually trains with is `make_objective`'s choice.
+    """
     if loss == "mse":
         return nn.MSELoss()
     if loss == "cross_entropy":
         return nn.CrossEntropyLoss() if from_logits else _ProbabilityNLL()
     raise ValueError(f"unknown train.loss {loss!r}")
+
+
+def make_objective(
+    loss: str,
+    from_logits: bool,
+    *,
+    softmax_output: str = "softmax_twice",
+    target_shape: str = "matched",
+) -> Objective:
+    """The training loss as the ``loss.*`` factors say; torch's defaults.
+
+    For a softmax output (``from_logits=False``): ``softmax_twice`` is
+    ``nn.CrossEntropyLoss`` on the probabilities, what torch does with them;
+    ``logits`` runs the model without its final ``nn.Softmax`` and takes
+    ``nn.CrossEntropyLoss`` of the logits, what Keras does; ``clipped_log`` is
+    the NLL of the clipped log-probabilities. For MSE, ``broadcast`` hands
+    ``nn.MSELoss`` a flat (N,) target against (N, 1) predictions, which torch
+    broadcasts to an (N, N) error matrix.
+    """
+    if loss == "mse":
+        mse = nn.MSELoss()
+        if target_shape == "matched":
+            return lambda model, x, y: mse(model(x), y)
+        if target_shape == "broadcast":
+
+            def broadcast(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor):
+                with warnings.catch_warnings():
+                    # torch warns that this "will likely lead to incorrect
+                    # results": reproducing that is the point.
+                    warnings.simplefilter("ignore", UserWarning)
+                    return mse(model(x), y.reshape(-1))
+
+            return broadcast
+        raise ValueError(f"unknown loss.target_shape {target_shape!r}")
+    if loss != "cross_entropy":
+        raise ValueError(f"unknown train.loss {loss!r}")
+    cross_entropy = nn.CrossEntropyLoss()
+    if from_logits or softmax_output == "softmax_twice":
+        return lambda model, x, y: cross_entropy(model(x), y)
+    if softmax_output == "logits":
+        return lambda model, x, y: cross_entropy(_without_softmax(model)(x), y)
+    if softmax_output == "clipped_log":
+        nll = _ProbabilityNLL()
+        return lambda model, x, y: nll(model(x), y)
+    raise ValueError(f"unknown loss.softmax_output {softmax_output!r}")
+
+
+def _without_softmax(model: nn.Sequential) -> nn.Module:
+    if not isinstance(model[-1], nn.Softmax):
+        raise ValueError("the model does not end with nn.Softmax")
+    return model[:-1]
+
+
+def clip_gradients(params: list[nn.Parameter], max_norm: float, scope: str) -> None:
+    """Clip gradients in place as ``train.clip_scope`` says; 0 clips nothing.
+
+    ``global`` is torch's own ``clip_grad_norm_``. ``per_variable`` is Keras's
+    ``clipnorm`` (``tf.clip_by_norm`` on each variable): ``g * c / max(||g||,
+    c)``.
+    """
+    if max_norm <= 0:
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if scope == "global":
+        nn.utils.clip_grad_norm_(params, max_norm)
+    elif scope == "per_variable":
+        for grad in grads:
+            norm = torch.linalg.vector_norm(grad)
+            grad.mul_(max_norm).div_(torch.clamp(norm, min=max_norm))
+    else:
+        raise ValueError(f"unknown train.clip_scope {scope!r}")
 
 
 @dataclass(frozen=True)
@@ -49,14 +138,20 @@ class Curves:
 
 
 def make_loader(
-    dataset: TensorDataset, *, batch_size: int, shuffle: str, seed: int
+    dataset: TensorDataset,
+    *,
+    batch_size: int,
+    shuffle: str,
+    seed: int,
+    drop_last: bool = False,
 ) -> DataLoader[tuple[torch.Tensor, ...]]:
     """The DataLoader of ``train.shuffle``, its order drawn from its own generator.
 
     ``off`` and ``every_epoch`` are torch's own ``DataLoader(shuffle=False)``
     and ``DataLoader(shuffle=True)``. ``repeated`` emulates Keras 3.15's
     seeded ``fit(shuffle=True)``: one ``randperm``, drawn once from the same
-    generator, is the sampler of every epoch.
+    generator, is the sampler of every epoch. ``drop_last`` is the
+    DataLoader's own.
 
     The generator is seeded with ``seed``, a genuine DataLoader option, so that
     arms which differ only in how weights are drawn still see the same batches
@@ -67,7 +162,11 @@ def make_loader(
     if shuffle == "repeated":
         order = torch.randperm(len(dataset), generator=generator).tolist()
         return DataLoader(
-            dataset, batch_size=batch_size, sampler=order, generator=generator
+            dataset,
+            batch_size=batch_size,
+            sampler=order,
+            generator=generator,
+            drop_last=drop_last,
         )
     if shuffle in ("off", "every_epoch"):
         return DataLoader(
@@ -75,6 +174,7 @@ def make_loader(
             batch_size=batch_size,
             shuffle=shuffle == "every_epoch",
             generator=generator,
+            drop_last=drop_last,
         )
     raise ValueError(f"unknown train.shuffle {shuffle!r}")
 
@@ -82,23 +182,37 @@ def make_loader(
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    loss_fn: nn.Module,
+    loss_fn: nn.Module | Objective,
     data: Prepared,
     *,
     epochs: int,
     batch_size: int,
     shuffle: str,
     seed: int,
+    clip_norm: float = 0.0,
+    clip_scope: str = "global",
+    drop_last: bool = False,
 ) -> Curves:
     """Train for ``epochs``; stop at the first non-finite loss or metric.
 
     The batches come from `make_loader`, in the order ``shuffle`` names.
+    ``loss_fn`` is a loss module applied to the model's output, or an
+    `Objective` of `make_objective`. Gradients are clipped by
+    `clip_gradients` between ``backward()`` and ``step()``.
     """
+    objective: Objective
+    if isinstance(loss_fn, nn.Module):
+        module = loss_fn
+        objective = lambda m, x, y: module(m(x), y)  # noqa: E731
+    else:
+        objective = loss_fn
+    params = [p for p in model.parameters() if p.requires_grad]
     loader = make_loader(
         TensorDataset(data.x_train, data.y_train),
         batch_size=batch_size,
         shuffle=shuffle,
         seed=seed,
+        drop_last=drop_last,
     )
     losses: list[float] = []
     metrics: list[float] = []
@@ -107,11 +221,12 @@ def fit(
         total, batches = 0.0, 0
         for x, y in loader:
             optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
+            loss = objective(model, x, y)  # type: ignore[arg-type]
             value = loss.item()
             if not math.isfinite(value):
                 return Curves(tuple(losses), tuple(metrics), diverged=True)
             loss.backward()
+            clip_gradients(params, clip_norm, clip_scope)
             optimizer.step()
             total += value
             batches += 1
