@@ -181,10 +181,16 @@ class DaskExecutor(Executor):
         self._shutdown()
 
     def _shutdown(self) -> None:
+        # Every outcome is committed by now: a cluster that stumbles while it
+        # closes (a nanny that was restarting a dead worker) must not turn a
+        # finished run into a crash.
         client = getattr(self, "_client", None)
-        if client is not None:
-            client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+        cluster, self._cluster = self._cluster, None
+        for part in (client, cluster):
+            if part is None:
+                continue
+            try:
+                part.close()
+            except Exception as err:
+                logger.warning("dask did not close cleanly: %r", err)
         self._log.setLevel(self._log_level)

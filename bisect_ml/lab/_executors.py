@@ -27,6 +27,7 @@ from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 from bisect_ml._errors import BackendError, ExecutorError
@@ -159,6 +160,34 @@ def get_executor(name: str, jobs: int = 1, **options: object) -> Executor:
     return cls(jobs, **options)  # type: ignore[arg-type]
 
 
+def _notes_folder() -> str:
+    """A folder for the running-trial notes of one pool.
+
+    Folders live under one parent named after the process that made them, so
+    that the folder of a run killed with ``kill -9`` is removed by the next.
+    """
+    parent = Path(tempfile.gettempdir()) / "bisect-ml-workers"
+    try:
+        parent.mkdir(exist_ok=True)
+        for old in parent.iterdir():
+            pid = old.name.partition("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+        return tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent)
+    except OSError:  # a parent of another user's
+        return tempfile.mkdtemp(prefix="bisect-ml-workers-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class InlineExecutor(Executor):
     """Trains in this process, one trial at a time (the simulated backend)."""
 
@@ -213,7 +242,7 @@ class LocalExecutor(Executor):
         self._suspects: deque[TrialTask] = deque()
         self._attempts: dict[str, int] = {}
         self._empty_breaks = 0
-        self._notes = tempfile.mkdtemp(prefix="bisect-ml-workers-")
+        self._notes = _notes_folder()
 
     @property
     def pending(self) -> int:

@@ -7,6 +7,7 @@ that imports no executor engine.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -123,9 +124,14 @@ def journaled(
     one left behind names the trial a dead worker was running.
     """
     note = os.path.join(folder, str(os.getpid()))
-    with open(note, "w", encoding="utf-8") as fh:
-        fh.write(task.key)
+    try:
+        with open(note, "w", encoding="utf-8") as fh:
+            fh.write(task.key)
+    except OSError:  # the note only helps to blame a death; train without it
+        note = ""
     try:
         return fn(task)
     finally:
-        os.unlink(note)
+        if note:
+            with contextlib.suppress(OSError):
+                os.unlink(note)
