@@ -48,6 +48,7 @@ __all__ = [
     "one_at_a_time",
     "paired_tost",
     "settle",
+    "sort_out",
 ]
 
 logger = logging.getLogger(__name__)
@@ -354,21 +355,33 @@ def confirm(
     other side. A search that chose its suspects by looking at every candidate
     pays for every candidate, as OFAT does.
     """
+    return sort_out(strategy, suspects, family)[0]
+
+
+def sort_out(
+    strategy: Strategy, suspects: Sequence[str], family: int | None = None
+) -> tuple[list[str], list[str]]:
+    """`confirm`'s causes, and the suspects that significantly move a side away.
+
+    The second list holds *offsetting* factors: they narrow the gap, so the
+    full swap is only reached with them swapped too.
+    """
     suspects = list(dict.fromkeys(suspects))
     if not suspects:
-        return []
+        return [], []
     strategy.measure([strategy.single(fw, f) for f in suspects for fw in FRAMEWORKS])
     tests = [strategy.test_factor(f) for f in suspects]
     either = [min(1.0, 2 * min(t.pvalue, t.pvalue_away)) for t in tests]
     padding = max(0, (family or 0) - len(tests))
     adjusted = holm(either + [1.0] * padding)[: len(tests)]
-    found = [
-        t.factor
-        for t, p in zip(tests, adjusted, strict=True)
-        if p < strategy.alpha and t.pvalue <= t.pvalue_away
-    ]
-    logger.info("confirmed %s of suspects %s", found, suspects)
-    return found
+    causes, offsetting = [], []
+    for t, p in zip(tests, adjusted, strict=True):
+        if p < strategy.alpha:
+            (causes if t.pvalue <= t.pvalue_away else offsetting).append(t.factor)
+    logger.info(
+        "of suspects %s: causes %s, offsetting %s", suspects, causes, offsetting
+    )
+    return causes, offsetting
 
 
 #: A search over one side: (probes, side, factors swapped in every arm, factors
@@ -382,29 +395,30 @@ def settle(
     """Confirm the suspects, then search for what they miss, until nothing is.
 
     After confirming (`confirm`, Holm over every candidate), the sides on which
-    the found factors fall short of the full swap (`Probes.incomplete`) are
-    searched again with ``search``, the found factors swapped in every arm, over
-    the factors not found. This is where a factor that matters only together
-    with a found one turns up. At most ``rounds`` such searches; a round that
-    confirms nothing new ends it.
+    the factors that move a side (the causes, and the offsetting factors, which
+    the full swap includes too) fall short of the full swap
+    (`Probes.incomplete`) are searched again with ``search``, those factors
+    swapped in every arm, over the others. This is where a factor that matters
+    only together with a found one turns up. At most ``rounds`` such searches;
+    a round that finds no new mover ends it. Returns the causes.
     """
     strategy = probes.strategy
     family = len(probes.candidates)
     suspects = list(suspects)
-    found = confirm(strategy, suspects, family)
+    causes, offsetting = sort_out(strategy, suspects, family)
     for _ in range(rounds):
-        sides = probes.incomplete(found)
+        movers = causes + offsetting
+        sides = probes.incomplete(movers)
         if not sides:
             break
-        logger.info("%s fall short on %s; searching what is missing", found, sides)
-        rest = [c for c in sorted(probes.candidates) if c not in found]
+        logger.info("%s fall short on %s; searching what is missing", movers, sides)
+        rest = [c for c in sorted(probes.candidates) if c not in movers]
         for framework in sides:
-            suspects += search(probes, framework, found, rest)
-        more = confirm(strategy, suspects, family)
-        if set(more) == set(found):
+            suspects += search(probes, framework, movers, rest)
+        causes, offsetting = sort_out(strategy, suspects, family)
+        if set(causes + offsetting) == set(movers):
             break
-        found = more
-    return found
+    return causes
 
 
 def one_at_a_time(strategy: Strategy, candidates: Sequence[str]) -> list[str]:

@@ -81,6 +81,19 @@ class StrategyConformance:
         verdict, _, _ = self.run(pair)
         assert self.found(verdict) == {"f01", "f06"}
 
+    def test_a_factor_narrowing_the_gap_is_offsetting_not_a_cause(self) -> None:
+        # As in the seed article: two causes, and a factor that hides part of
+        # the gap (the full swap includes it, so the search must find it).
+        effects = [
+            main_effect("f00", 0.045),
+            main_effect("f03", 0.03),
+            main_effect("f02", -0.02),
+        ]
+        verdict, _, _ = self.run(synthetic_pair(7, effects))
+        assert verdict.status is Status.EXPLAINED
+        assert self.found(verdict) == {"f00", "f03"}
+        assert {c.factor for c in verdict.offsetting} == {"f02"}
+
     def test_diverged_trials_are_outcomes(self) -> None:
         pair = synthetic_pair(8, [main_effect("f04", SHIFT)], diverge_probability=0.1)
         verdict, _, _ = self.run(pair, seeds=12)
