@@ -6,9 +6,10 @@ framework at the same seeds, so they share initial draws and data order and the
 question is answered by *paired* tests over seeds:
 
 - ``clean``: two one-sided paired tests put the mean difference of the
-  trials that finished inside the search margin (a fraction of the gap), and
-  the arms do not diverge at significantly different rates (exact McNemar);
-  a failed difference test of the metric alone never makes a set clean;
+  trials that finished inside the search margin (a fraction of the gap), the
+  arms do not diverge at significantly different rates (exact McNemar), and
+  the difference is not both significant and beyond half the margin; a failed
+  difference test of the metric alone never makes a set clean;
 - ``moves``: not clean, and the paired t-test (Mann-Whitney U when a trial
   diverged) rejects "no difference" at the strategy's alpha;
 - ``unclear``: neither; every strategy treats it like ``moves`` (it keeps
@@ -194,8 +195,12 @@ class Probes:
         if _divergence_pvalue(x, y) < self.strategy.alpha:
             equiv_p = 1.0
         alpha = self.strategy.alpha
+        # Within the margin, a significant move of more than half of it is
+        # still a move: a cause partly cancelled by an offsetting factor in
+        # the same group must not pass for nothing.
+        small = abs(effect) <= self.margin / 2
         status: Status
-        if equiv_p < alpha:
+        if equiv_p < alpha and (diff_p >= alpha or small):
             status = "clean"
         elif diff_p < alpha:
             status = "moves"
@@ -374,7 +379,8 @@ def sort_out(
     either = [min(1.0, 2 * min(t.pvalue, t.pvalue_away)) for t in tests]
     padding = max(0, (family or 0) - len(tests))
     adjusted = holm(either + [1.0] * padding)[: len(tests)]
-    causes, offsetting = [], []
+    causes: list[str] = []
+    offsetting: list[str] = []
     for t, p in zip(tests, adjusted, strict=True):
         if p < strategy.alpha:
             (causes if t.pvalue <= t.pvalue_away else offsetting).append(t.factor)

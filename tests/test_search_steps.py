@@ -236,12 +236,20 @@ def test_a_swap_is_clean_only_by_equivalence_and_equal_divergence() -> None:
             Arm("torch", frozenset({"b"})): diverging,
             Arm("torch", frozenset({"c"})): noisy,
             Arm("torch", frozenset({"d"})): t - 0.9,
+            # Significant and within the margin (0.25 of the gap of about 1):
+            # beyond half of it is a move (a partly cancelled cause), below
+            # half of it negligible.
+            Arm("torch", frozenset({"e"})): like_t - 0.2,
+            Arm("torch", frozenset({"f"})): like_t - 0.05,
         }
     )
-    probes = Probes(strategy, ["a", "b", "c", "d"])
+    probes = Probes(strategy, ["a", "b", "c", "d", "e", "f"])
     assert probes.moves("torch", (), ["a"]).status == "clean"
     assert probes.moves("torch", (), ["b"]).status != "clean"
     # Too noisy to tell is not clean either: it is searched further.
     assert probes.moves("torch", (), ["c"]).status == "unclear"
     d = probes.moves("torch", (), ["d"])
     assert d.status == "moves" and d.toward and d.share == pytest.approx(0.9, 0.1)
+    e, f = probes.moves("torch", (), ["e"]), probes.moves("torch", (), ["f"])
+    assert e.pvalue_equivalent < 0.05 and e.status == "moves"
+    assert f.pvalue < 0.05 and f.status == "clean"
