@@ -23,10 +23,22 @@ causes equal to the planted factors (no extra, none missing).
     python benchmarks/strategies.py [--reps 40] [--jobs 4] [--strategies auto ...]
         [--sizes 8 16 32] [--seeds 10] [--max-seeds N] [--margin 0.25]
     python benchmarks/strategies.py --reps 0 --real   # only seed-article, auto vs ofat
+    python benchmarks/strategies.py --reps 0 --real --real-stores /tmp/h5-
 
 ``--real`` trains real models: ``bisect-ml bisect seed-article`` with
 ``--strategy ofat`` and with ``--strategy auto``, each in a fresh store, and
-prints both trial counts and verdicts.
+prints both trial counts and verdicts. With ``--real-stores PREFIX`` the stores
+are ``PREFIX{ofat,auto}.sqlite`` and are kept: a store filled by an earlier run
+(``bisect-ml bisect seed-article --strategy auto --store /tmp/h5-auto.sqlite``)
+is read back, and the trials it holds are counted as cached.
+
+A strategy named ``NAME+looks`` (``ofat+looks``) runs ``NAME`` with the looks
+`auto` plans for the seed cap (4, 7 and 10 of 10 seeds): it shows how much of
+auto's saving adaptive seeds alone would bring to another strategy.
+
+Beside the table, each strategy's seeds per decision (issue #4): the mean
+seeds an arm had when a gap or factor decision stopped, and when a screening
+question of the search stopped.
 
 Goals (issue #5): ``auto`` exactly right in >= 95% of cases (>= 90% with the
 pure interaction), using <= 30% of OFAT's trials at n = 16, k = 2, and within 2x
@@ -56,6 +68,7 @@ from bisect_ml._errors import BisectWarning  # noqa: E402
 from bisect_ml.lab import Lab, Store  # noqa: E402
 from bisect_ml.scenario import Effect  # noqa: E402
 from bisect_ml.strategies import STRATEGIES, get_strategy  # noqa: E402
+from bisect_ml.strategies.auto import plan_looks  # noqa: E402
 from bisect_ml.verdict import Status  # noqa: E402
 from tests._synthetic import (  # noqa: E402
     factor_names,
@@ -108,6 +121,10 @@ class Result:
     right: bool
     trials: int
     seconds: float
+    #: Seeds at the stop of each gap or factor decision, and of each
+    #: screening question.
+    decision_seeds: tuple[int, ...] = ()
+    screen_seeds: tuple[int, ...] = ()
 
 
 def run_case(
@@ -123,9 +140,14 @@ def run_case(
     # Adaptive seeds (a cap above the first look) are the base class's; pass
     # the cap only when asked for one.
     extra: dict[str, float] = {"max_seeds": max_seeds} if max_seeds != seeds else {}
+    name = strategy.removesuffix("+looks")
+    if name != strategy:
+        first, step = plan_looks(max_seeds)
+        extra = {"max_seeds": max_seeds, "seed_step": step}
+        seeds = first
     if margin is not None:
         extra["margin"] = margin
-    search = get_strategy(strategy, seeds=seeds, first_seed=1000 * case.rep, **extra)
+    search = get_strategy(name, seeds=seeds, first_seed=1000 * case.rep, **extra)
     start = time.perf_counter()
     with Lab(pair, Store(":memory:")) as lab, warnings.catch_warnings():
         # Open share intervals of small gaps are the verdict's concern, not
@@ -139,7 +161,15 @@ def run_case(
             verdict.status is Status.EXPLAINED
             and {c.factor for c in verdict.found} == truth
         )
-    return Result(case, strategy, right, search.requested, time.perf_counter() - start)
+    return Result(
+        case,
+        strategy,
+        right,
+        search.requested,
+        time.perf_counter() - start,
+        tuple(d.seeds for d in verdict.decisions if d.kind in ("gap", "factor")),
+        tuple(d.seeds for d in verdict.decisions if d.kind == "screen"),
+    )
 
 
 def _run(job: tuple[Case, str, int, int, float | None]) -> Result:
@@ -184,6 +214,20 @@ def table(results: list[Result], strategies: list[str], seeds: int) -> str:
     return "\n".join(lines)
 
 
+def seeds_per_decision(results: list[Result], strategies: list[str]) -> str:
+    """Mean seeds per gap or factor decision, and per screening question."""
+    lines = ["seeds per decision (mean over every case):"]
+    for s in strategies:
+        rs = [r for r in results if r.strategy == s]
+        decisions = [n for r in rs for n in r.decision_seeds]
+        screens = [n for r in rs for n in r.screen_seeds]
+        line = f"  {s:12} gap and factor decisions {np.mean(decisions):5.2f}"
+        if screens:
+            line += f", screening questions {np.mean(screens):5.2f}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def goals(results: list[Result], seeds: int) -> str:
     """The issue's goals for ``auto`` at n = 16, k = 2, as measured."""
 
@@ -213,22 +257,29 @@ def goals(results: list[Result], seeds: int) -> str:
     return "\n".join(lines)
 
 
-def real_check(jobs: int) -> str:
-    """seed-article with auto and with ofat: trainings and verdicts."""
+def real_check(jobs: int, stores: str | None = None) -> str:
+    """seed-article with auto and with ofat: trainings and verdicts.
+
+    Each strategy has a store of its own: fresh ones in a temporary folder, or
+    ``{stores}{name}.sqlite`` (kept, and read back if filled before).
+    """
     from bisect_ml import api
 
     lines = ["real-data check: seed-article"]
     with tempfile.TemporaryDirectory() as tmp:
+        prefix = stores if stores is not None else str(Path(tmp) / "")
         for name in ("ofat", "auto"):
             start = time.perf_counter()
             v = api.bisect(
                 "seed-article",
                 strategy=name,
-                store=Path(tmp) / f"{name}.sqlite",
+                store=f"{prefix}{name}.sqlite",
                 jobs=jobs,
             )
+            total = v.trials_run + v.trials_cached
             lines.append(
-                f"  {name:5} {v.status.value:9} trials {v.trials_run:4d}  "
+                f"  {name:5} {v.status.value:9} trials {total:4d}"
+                f" (trained now {v.trials_run}, from the store {v.trials_cached})  "
                 f"causes {sorted(c.factor for c in v.found)}  offsetting "
                 f"{sorted(c.factor for c in v.offsetting)}  "
                 f"{time.perf_counter() - start:.0f} s"
@@ -253,6 +304,9 @@ def main() -> None:
         "--margin", type=float, default=None, help="default: the strategies' own"
     )
     parser.add_argument("--real", action="store_true", help="also seed-article")
+    parser.add_argument(
+        "--real-stores", default=None, help="store path prefix for --real (kept)"
+    )
     args = parser.parse_args()
 
     strategies = ["ofat", *[s for s in args.strategies if s != "ofat"]]
@@ -278,9 +332,11 @@ def main() -> None:
         print(table(results, strategies, args.seeds))
         print()
         print(goals(results, args.seeds))
+        print()
+        print(seeds_per_decision(results, strategies))
     if args.real:
         print()
-        print(real_check(args.jobs))
+        print(real_check(args.jobs, args.real_stores))
 
 
 if __name__ == "__main__":

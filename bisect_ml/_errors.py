@@ -20,6 +20,17 @@ __all__ = [
 ]
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a message stays one line.
+
+    Keys and paths come from the user's file; a key such as ``"a\\nb"`` must not
+    split the one-line error the CLI prints.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class BisectError(Exception):
     """Base class of every error bisect-ml raises on purpose."""
 
@@ -58,10 +69,10 @@ class ScenarioError(BisectError, ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        subject = f"`{self.key}` " if self.key else ""
+        where = f"{_printable(self.path)}: " if self.path else ""
+        subject = f"`{_printable(self.key)}` " if self.key else ""
         got = "" if self.received is self._MISSING else f", got {self.received!r}"
-        return f"{where}{subject}{self.rule}{got}"
+        return f"{where}{subject}{_printable(self.rule)}{got}"
 
     def at(self, path: str | Path) -> ScenarioError:
         """Return the same error located in the file ``path``."""

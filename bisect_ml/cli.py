@@ -5,6 +5,9 @@ explained by catalogued factors; 4 no significant gap; 2 bad input (scenario,
 path, flag, store or executor); 1 a trial crashed, or an internal error (one
 line; ``--debug`` shows the traceback); 130 interrupted (SIGINT), 143
 terminated (SIGTERM).
+
+`reproduce` exits 0 when every case passes and 3 when a case's verdict departs
+from its ``[expect]`` table (1, 2, 130 and 143 as above).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from bisect_ml.factors import Factor
     from bisect_ml.lab import Progress, StoreInfo
+    from bisect_ml.reproduce import CaseResult
+    from bisect_ml.verdict import Verdict
 
 app = typer.Typer(
     add_completion=False,
@@ -35,8 +41,32 @@ app = typer.Typer(
 
 EXIT_BAD_INPUT = 2
 EXIT_CRASH = 1
+#: `reproduce`: a case's verdict departs from what its scenario expects.
+EXIT_REPRODUCE_FAILED = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+
+
+def _strategy_help() -> str:
+    from bisect_ml.strategies import STRATEGIES
+
+    return (
+        f"Search strategy: {', '.join(STRATEGIES)} (default: the scenario's "
+        "search.strategy, else ofat)."
+    )
+
+
+_STRATEGY_HELP = _strategy_help()
+_STORE_OPTION = typer.Option(
+    help="Trial store (SQLite); default $BISECT_ML_STORE or "
+    "~/.cache/bisect-ml/trials.sqlite."
+)
+
+
+class ReportFormat(enum.StrEnum):
+    md = "md"
+    json = "json"
+    html = "html"
 
 
 class Executor(enum.StrEnum):
@@ -114,7 +144,19 @@ class _ProgressLine:
 def bisect(
     scenario: Annotated[str, typer.Argument(help="Scenario file, or a bundled name.")],
     seeds: Annotated[int | None, typer.Option(min=3, help="Seeds per arm.")] = None,
-    strategy: Annotated[str | None, typer.Option(help="Search strategy.")] = None,
+    strategy: Annotated[str | None, typer.Option(help=_STRATEGY_HELP)] = None,
+    max_seeds: Annotated[
+        int | None,
+        typer.Option(
+            min=3,
+            help="Seed cap of adaptive seeds: a decision still unclear after "
+            "--seeds takes --seed-step more, up to this (default: fixed seeds).",
+        ),
+    ] = None,
+    seed_step: Annotated[
+        int | None,
+        typer.Option(min=1, help="Seeds added per look (default: --seeds)."),
+    ] = None,
     store: Annotated[
         Path | None,
         typer.Option(
@@ -125,6 +167,21 @@ def bisect(
     out: Annotated[
         Path, typer.Option(help="Folder for report.md and report.json.")
     ] = Path("bisect-ml-out"),
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Also write the self-contained HTML report to this file."),
+    ] = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the JSON report to this file."),
+    ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a repro bundle to this folder: the reports (md, json, "
+            "html), the scenario, seeds, versions and the exact command."
+        ),
+    ] = None,
     jobs: Annotated[
         int, typer.Option(min=1, help="Trials trained at once (worker processes).")
     ] = 1,
@@ -158,6 +215,8 @@ def bisect(
     from bisect_ml.api import default_store_path
     from bisect_ml.report import to_json, to_markdown
 
+    argv = ["bisect-ml", *sys.argv[1:]]
+    run_ids: list[str] = []
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -174,8 +233,12 @@ def bisect(
                 address=address,
                 retries=retries,
                 max_trials=max_trials,
+                max_seeds=max_seeds,
+                seed_step=seed_step,
                 progress=None if quiet else _ProgressLine(),
                 debug=debug,
+                command=argv,
+                on_run=run_ids.append,
             )
     except KeyboardInterrupt as err:
         how = "terminated" if isinstance(err, _Terminated) else "interrupted"
@@ -197,17 +260,61 @@ def bisect(
     markdown = to_markdown(verdict)
     typer.echo(markdown)
     folder = out / verdict.pair
+    text = to_json(verdict) + "\n"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "report.md").write_text(markdown, encoding="utf-8")
-        (folder / "report.json").write_text(to_json(verdict) + "\n", encoding="utf-8")
+        (folder / "report.json").write_text(text, encoding="utf-8")
+        written = [f"{folder}/report.md", "report.json"]
+        if json_path is not None:
+            _write(json_path, text)
+            written.append(str(json_path))
+        page = _html(verdict) if html is not None or bundle is not None else ""
+        if html is not None:
+            _write(html, page)
+            written.append(str(html))
+        if bundle is not None:
+            _write_bundle(bundle, scenario, verdict, (markdown, text, page), argv)
+            written.append(f"the bundle {bundle}/")
     except OSError as err:
-        typer.echo(
-            f"bisect-ml: error: cannot write the report to {folder}: {err}", err=True
-        )
+        typer.echo(f"bisect-ml: error: cannot write the report: {err}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    typer.echo(f"report written to {folder}/report.md and report.json", err=True)
+    typer.echo(f"report written to {', '.join(written)}", err=True)
+    if run_ids:
+        typer.echo(
+            f"run {run_ids[0]} stored; `bisect-ml report {run_ids[0]}` shows it again",
+            err=True,
+        )
     raise typer.Exit(verdict.status.exit_code)
+
+
+def _html(verdict: Verdict) -> str:
+    from bisect_ml.report import to_html
+
+    return to_html(verdict)
+
+
+def _write(path: Path, text: str) -> None:
+    if path.parent != Path():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _write_bundle(
+    folder: Path,
+    scenario: str,
+    verdict: Verdict,
+    reports: tuple[str, str, str],
+    argv: list[str],
+) -> None:
+    """The repro bundle with every report (Markdown, JSON, HTML) beside it."""
+    from bisect_ml.report import write_bundle
+    from bisect_ml.scenario import load_pair
+
+    write_bundle(folder, load_pair(scenario), verdict, argv)
+    names = ("report.md", "report.json", "report.html")
+    for name, text in zip(names, reports, strict=True):
+        (folder / name).write_text(text, encoding="utf-8")
 
 
 @app.command()
@@ -218,7 +325,8 @@ def diff(
     ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Static diff: the factors whose values differ, without training."""
+    """Static diff: the factors whose values differ, and known traps (stderr),
+    without training."""
     from bisect_ml._errors import BisectError
     from bisect_ml.api import diff as static_diff
 
@@ -228,6 +336,9 @@ def diff(
         raise _fail(err, EXIT_BAD_INPUT, debug) from None
     except Exception as err:
         raise _internal(err, debug) from None
+    where = f"{rows.path}: " if rows.path else ""
+    for trap in rows.traps:
+        typer.echo(f"bisect-ml: warning: {where}{trap}", err=True)
     if not rows:
         typer.echo("The sides differ in no catalogued factor.")
         return
@@ -243,18 +354,103 @@ def diff(
         )
 
 
-@app.command()
-def factors() -> None:
-    """The factor catalogue: each factor, both defaults and the allowed values."""
-    from bisect_ml.factors import registry
-
-    typer.echo("| factor | torch default | keras default | allowed | description |")
-    typer.echo("|---|---|---|---|---|")
-    for f in registry.values():
-        typer.echo(
+def _factor_rows(factors: list[Factor]) -> list[str]:
+    rows = [
+        "| factor | torch default | keras default | allowed | description |",
+        "|---|---|---|---|---|",
+    ]
+    for f in factors:
+        rows.append(
             f"| `{f.name}` | `{f.defaults['torch']!r}` | "
             f"`{f.defaults['keras']!r}` | {f.allowed()} | {f.description} |"
         )
+    return rows
+
+
+def _paragraph(title: str, text: str, indent: str = "  ") -> list[str]:
+    import textwrap
+
+    body = textwrap.wrap(text, width=86 - len(indent), break_on_hyphens=False)
+    return ["", title, *(f"{indent}{line}" for line in body)]
+
+
+def _explanation(f: Factor) -> list[str]:
+    """Everything the catalogue knows about one factor, for a person to read."""
+    from bisect_ml.factors import CASES, Explanation, explanation
+
+    try:
+        text = explanation(f.name)
+    except LookupError:
+        # A factor added without its entry (tests/test_explain.py fails): show
+        # what the catalogue itself says.
+        text = Explanation(
+            differs="(no explanation in bisect_ml/factors/_explain.py yet)",
+            matters=f.why or "(not written yet)",
+        )
+    out = [
+        *_paragraph(f"{f.name} (area `{f.area}`)", f.description)[1:],
+        "",
+        f"  torch default  {f.defaults['torch']!r}",
+        f"  keras default  {f.defaults['keras']!r}",
+        f"  allowed        {f.allowed()}",
+    ]
+    width = max((len(c) for c in f.choices), default=0)
+    for choice, meaning in f.choices.items():
+        lines = _paragraph("", meaning, indent=" " * (width + 6))[2:]
+        out.append(f"    {choice:{width}}  {lines[0].lstrip()}")
+        out += lines[1:]
+    scope = f.scope[1] if f.scope else "every pair"
+    out.append(f"  a candidate    when the sides differ in it, for {scope}")
+    out += _paragraph("What differs", text.differs)
+    out += _paragraph("Why it matters", text.matters)
+    if f.how:
+        out += ["", "How bisect-ml applies it"]
+        for fw, how in f.how.items():
+            out += _paragraph(f"  {fw}:", how, indent="    ")[1:]
+    out += _paragraph("Where the defaults were read (installed sources)", f.source)
+    if text.cases:
+        out += ["", "Public reports (PUBLIC_CASES.md)"]
+        out += [f"  {c}: {CASES[c]}" for c in text.cases]
+    return out
+
+
+@app.command()
+def factors(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="A factor to explain (optimizer.epsilon), or an area or "
+            "dotted prefix to list (optimizer, init.recurrent)."
+        ),
+    ] = None,
+) -> None:
+    """The factor catalogue by area; with NAME, what one factor is and why it
+    matters, or the factors of one area."""
+    from bisect_ml.factors import registry
+
+    if name is None:
+        for area, members in registry.areas().items():
+            typer.echo(f"## {area}\n")
+            typer.echo("\n".join(_factor_rows(members)) + "\n")
+        return
+    if name in registry:
+        typer.echo("\n".join(_explanation(registry[name])))
+        return
+    members = registry.with_prefix(name)
+    if members:
+        typer.echo("\n".join(_factor_rows(members)))
+        return
+    close = registry.closest(name)
+    hint = (
+        f"; closest: {', '.join(close)}"
+        if close
+        else "; `bisect-ml factors` lists them"
+    )
+    typer.echo(
+        f"bisect-ml: error: `{name}` is neither a factor nor an area{hint}",
+        err=True,
+    )
+    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command()
@@ -268,13 +464,168 @@ def scenarios() -> None:
         typer.echo(f"{name:24} {first}")
 
 
+@app.command()
+def report(
+    run: Annotated[
+        str,
+        typer.Argument(help="A run id, a unique prefix of one, or `latest`."),
+    ],
+    format: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = ReportFormat.md,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file, not stdout."),
+    ] = None,
+    store: Annotated[Path | None, _STORE_OPTION] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Render a stored run's report again, from the store alone (no training)."""
+    from bisect_ml._errors import BisectError, StoreError
+    from bisect_ml.api import default_store_path
+    from bisect_ml.lab import Store
+
+    path = store or default_store_path()
+    try:
+        if not Path(path).exists():
+            raise _no_store(path)
+        opened = Store(path, readonly=True)
+        try:
+            record = opened.run(run)
+        finally:
+            opened.close()
+        if record.state is None:
+            why = record.error or "it stopped before a verdict"
+            raise StoreError(
+                path,
+                f"run {record.id} ({record.scenario}) is {record.status}: it has "
+                f"no verdict to report ({why})",
+            )
+        text = _render(record.state, record.verdict, format)
+    except BisectError as err:
+        raise _fail(err, EXIT_BAD_INPUT, debug) from None
+    except Exception as err:
+        raise _internal(err, debug) from None
+    if output is None:
+        # As `bisect` prints it: Markdown and a newline.
+        typer.echo(text, nl=format is ReportFormat.md or not text.endswith("\n"))
+        return
+    try:
+        _write(output, text)
+    except OSError as err:
+        typer.echo(f"bisect-ml: error: cannot write {output}: {err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    typer.echo(f"run {record.id}: {format.value} report written to {output}", err=True)
+
+
+def _render(state: str, json_text: str | None, format: ReportFormat) -> str:
+    from bisect_ml.report import to_html, to_json, to_markdown
+    from bisect_ml.report._state import verdict_from_state
+
+    if format is ReportFormat.json and json_text is not None:
+        return json_text + "\n"
+    verdict = verdict_from_state(state)
+    if format is ReportFormat.json:
+        return to_json(verdict) + "\n"
+    if format is ReportFormat.html:
+        return to_html(verdict)
+    return to_markdown(verdict)
+
+
+@app.command()
+def reproduce(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Bundled scenarios or scenario files; default: every bundled "
+            "scenario that sets expect.verdict."
+        ),
+    ] = None,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help="Only the cases that set reproduce.fast = true, at the "
+            "reduced seeds and epochs their reproduce table declares.",
+        ),
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Trials trained at once (worker processes).")
+    ] = 1,
+    store: Annotated[Path | None, _STORE_OPTION] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Re-run the catalogue and check every verdict against what it expects.
+
+    Exit 0 when every case passes, 3 when a verdict departs from what its
+    scenario expects, 1 when a trial crashed, 2 on a bad name or scenario.
+    """
+    from bisect_ml._errors import BisectError
+    from bisect_ml.api import default_store_path
+    from bisect_ml.reproduce import catalogue, table
+    from bisect_ml.reproduce import reproduce as run_cases
+
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        cases = catalogue(names or (), fast=fast)
+    except BisectError as err:
+        raise _fail(err, EXIT_BAD_INPUT, debug) from None
+    if not cases:
+        typer.echo(
+            "bisect-ml: error: no catalogue case to run"
+            + (" (no scenario sets [reproduce] fast = true)" if fast else ""),
+            err=True,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+    def said(result: CaseResult) -> None:
+        if not quiet:
+            verdict = "pass" if result.passed else "FAIL"
+            typer.echo(f"{result.name}: {verdict} ({result.seconds:.0f} s)", err=True)
+
+    try:
+        with _stop_on_sigterm():
+            results = run_cases(
+                list(cases),
+                fast=fast,
+                store=store,
+                jobs=jobs,
+                progress=None if quiet else _ProgressLine(),
+                on_case=said,
+            )
+    except KeyboardInterrupt as err:
+        typer.echo(
+            "\nbisect-ml: interrupted; every finished trial is in the store "
+            f"{store or default_store_path()}: run the same command again to resume",
+            err=True,
+        )
+        code = EXIT_TERMINATED if isinstance(err, _Terminated) else EXIT_INTERRUPTED
+        raise typer.Exit(code) from None
+    except BisectError as err:
+        raise _fail(err, EXIT_BAD_INPUT, debug) from None
+    except Exception as err:
+        raise _internal(err, debug) from None
+
+    typer.echo(table(results))
+    failed = [r for r in results if not r.passed]
+    total = sum(r.seconds for r in results)
+    typer.echo(
+        f"{len(results) - len(failed)} of {len(results)} cases pass "
+        f"({total:.0f} s{', fast budgets' if fast else ''})",
+        err=True,
+    )
+    if any(r.error is not None for r in failed):
+        raise typer.Exit(EXIT_CRASH)
+    raise typer.Exit(EXIT_REPRODUCE_FAILED if failed else 0)
+
+
 store_app = typer.Typer(no_args_is_help=True, help="Show and clean the trial store.")
 app.add_typer(store_app, name="store")
 
-_STORE_OPTION = typer.Option(
-    help="Trial store (SQLite); default $BISECT_ML_STORE or "
-    "~/.cache/bisect-ml/trials.sqlite."
-)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -301,6 +652,12 @@ def _render_info(info: StoreInfo) -> str:
         f"trials     {info.trials} ({info.failed} failed)",
         f"stored     {_when(info.oldest)} .. {_when(info.newest)}",
         f"claims     {info.claims} (trials being trained now, or left by a killed run)",
+        f"runs       {sum(info.runs.values())}"
+        + (
+            " (" + ", ".join(f"{n} {status}" for status, n in info.runs.items()) + ")"
+            if info.runs
+            else ""
+        ),
     ]
     for title, counts in (
         ("by scenario", info.scenarios),
@@ -309,6 +666,13 @@ def _render_info(info: StoreInfo) -> str:
     ):
         lines.append(f"{title}:")
         lines += [f"  {n:8d}  {name}" for name, n in counts.items()] or ["  -"]
+    if info.recent:
+        lines.append("latest runs (bisect-ml report ID):")
+        lines += [
+            f"  {r.id}  {_when(r.started)}  {r.scenario}  {r.status}"
+            + (f", {r.result}" if r.result else "")
+            for r in info.recent
+        ]
     return "\n".join(lines)
 
 
@@ -317,7 +681,8 @@ def store_info(
     store: Annotated[Path | None, _STORE_OPTION] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """What the store holds: trials by scenario, backend and library versions."""
+    """What the store holds: trials by scenario, backend and library versions;
+    runs and the latest of them."""
     from bisect_ml._errors import BisectError
     from bisect_ml.api import default_store_path
     from bisect_ml.lab import Store

@@ -5,6 +5,7 @@ A verdict is plain frozen data; reports are rendered from it alone.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -61,12 +62,15 @@ class Decision:
     ----------
     subject
         ``"gap"``, a factor, a swap set ``"{a, b}"``, an interaction
-        ``"a x b"``, or ``"closure"``.
+        ``"a x b"``, ``"closure"``, or a search's screening question
+        ``"torch <- {a, b} on 3 swapped"``.
     kind
-        ``"gap"``, ``"factor"``, ``"set"``, ``"interaction"`` or ``"closure"``.
+        ``"gap"``, ``"factor"``, ``"set"``, ``"interaction"``, ``"closure"``
+        or ``"screen"``.
     outcome
         ``"effect"`` or ``"no_effect"``; for the closure ``"equivalent"``,
-        ``"different"`` or ``"inconclusive"``.
+        ``"different"`` or ``"inconclusive"``; for a screening question
+        ``"moves"``, ``"clean"`` or ``"unclear"``.
     stop
         `StopReason.DECIDED` (a boundary was crossed: an effect, or futility
         before the cap), `StopReason.SEED_CAP` or
@@ -160,7 +164,13 @@ class Interaction:
 
 @dataclass(frozen=True)
 class ArmResult:
-    """An arm's per-seed outcomes."""
+    """An arm's per-seed outcomes.
+
+    A value that is not finite is a trial that diverged (its loss or metric
+    became non-finite) or failed (its worker died on every attempt): it is an
+    outcome, counted by `diverged`, and tested as one (see
+    `bisect_ml.stats.compare`). ``failed`` counts the failed ones among them.
+    """
 
     label: str
     base: str
@@ -174,6 +184,9 @@ class ArmResult:
     """Why the arm has no more seeds: the stop reason of the decision that
     took it furthest, or ``""`` when no sequential decision measured it."""
     decided_by: str = ""
+    failed: int = 0
+    """Trials recorded as failed (the worker died on every attempt); each is
+    also counted in `diverged`."""
 
     @property
     def n(self) -> int:
@@ -181,11 +194,13 @@ class ArmResult:
 
     @property
     def diverged(self) -> int:
-        return sum(v != v for v in self.values)
+        """Trials without a finite metric: diverged, or failed."""
+        return sum(not math.isfinite(v) for v in self.values)
 
     @property
     def mean(self) -> float:
-        finite = [v for v in self.values if v == v]
+        """Mean over the trials that finished."""
+        finite = [v for v in self.values if math.isfinite(v)]
         return sum(finite) / len(finite) if finite else float("nan")
 
 
@@ -259,7 +274,7 @@ class Verdict:
     train_seconds: float
     tests: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
-    versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
     interactions: tuple[Interaction, ...] = ()
     decisions: tuple[Decision, ...] = ()
     power: Power | None = None

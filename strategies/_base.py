@@ -59,7 +59,7 @@ from bisect_ml.verdict import (
 if TYPE_CHECKING:
     from bisect_ml.backends import Outcome
     from bisect_ml.scenario import Pair
-    from bisect_ml.stats import GroupSequential
+    from bisect_ml.stats import Equivalence, GroupSequential
 
 __all__ = ["FactorTest", "LabLike", "Strategy"]
 
@@ -73,6 +73,11 @@ MAX_INTERACTING = 4
 def _finite_sd(values: np.ndarray) -> float:
     finite = values[np.isfinite(values)]
     return float(finite.std(ddof=1)) if len(finite) >= 2 else math.nan
+
+
+def _diverges_apart(equiv: dict[str, Equivalence], alpha: float) -> bool:
+    """Whether a closure arm diverges at another rate than its other side."""
+    return any(2 * e.pvalue_diverged < alpha for e in equiv.values())
 
 
 def _paired_detectable(sd: float, n: int, alpha: float, power: float) -> float:
@@ -250,6 +255,12 @@ class Strategy(ABC):
         self._arm_stop: dict[Arm, tuple[int, str, StopReason]] = {}
         self._labels: dict[Arm, str] = {}
         self._candidates: list[str] = []
+        #: Notes of the strategy's own (what its search did, what it could not
+        #: do), added to the verdict's notes.
+        self.notes: list[str] = []
+        #: The strategy's own methods (its search's tests and error control),
+        #: added to the verdict's list of tests.
+        self.methods: list[str] = []
 
     # -- what subclasses implement -------------------------------------------
 
@@ -315,6 +326,10 @@ class Strategy(ABC):
             raise ValueError(f"{arm.label()} has {len(outcomes)} seeds, not {n}")
         return np.array([o.metric for o in outcomes[:n]], dtype=float)
 
+    def label(self, arm: Arm) -> str:
+        """``arm``'s label in the verdict (the full swap reads ``{all}``)."""
+        return self._label(arm)
+
     def _label(self, arm: Arm) -> str:
         if arm not in self._labels:
             full = arm.swap and arm.swap == frozenset(self._candidates)
@@ -338,6 +353,10 @@ class Strategy(ABC):
         )
 
     # -- sequential decisions ------------------------------------------------
+
+    def record(self, decision: Decision, arms: Iterable[Arm]) -> None:
+        """Log a strategy's own decision (a screening question) in the verdict."""
+        self._record(decision, arms)
 
     def _record(self, decision: Decision, arms: Iterable[Arm]) -> None:
         self._decisions.append(decision)
@@ -601,6 +620,16 @@ class Strategy(ABC):
             status = Status.RESIDUAL
         else:
             status = Status.EXPLAINED
+        if closure is not None and _diverges_apart(closure.equivalence, self.alpha):
+            notes.append(
+                "closure: its arms diverge at other rates than the sides they "
+                "should match (Fisher p = "
+                + ", ".join(
+                    f"{fw} {e.pvalue_diverged:.2g}"
+                    for fw, e in closure.equivalence.items()
+                )
+                + "), a residual the finished trials alone do not show"
+            )
         if closure is not None and closure.status == "inconclusive":
             notes.append(
                 "closure is neither significantly different from the other side nor "
@@ -910,6 +939,11 @@ class Strategy(ABC):
             "torch": equivalence(k, tc, margin),
             "keras": equivalence(t, kc, margin),
         }
+        # Diverged and failed trials are outcomes: a closure arm that diverges
+        # at another rate than the side it should match differs from it,
+        # whatever its finished trials say (Fisher, Bonferroni over sides).
+        if _diverges_apart(equiv, self.alpha):
+            status = "different"
         self._record(
             Decision(
                 subject="closure",
@@ -1064,27 +1098,39 @@ class Strategy(ABC):
     ) -> Verdict:
         lab = self.lab
         interactions = interactions or []
+        # Trials the lab recorded as failed (their worker died on every try):
+        # counted per arm, beside the diverged ones they are tested as.
+        failed = {(f.arm, f.seed) for f in getattr(lab, "failed", ())}
         arms = []
         for arm, outcomes in self._values.items():
             _, subject, arm_stop = self._arm_stop.get(arm, (0, "", None))
+            seeds = self._all_seeds[: len(outcomes)]
             arms.append(
                 ArmResult(
                     label=self._label(arm),
                     base=arm.base,
                     swap=tuple(sorted(arm.swap)),
                     backend=arm.backend(self.pair),
-                    seeds=self._all_seeds[: len(outcomes)],
+                    seeds=seeds,
                     values=tuple(o.metric for o in outcomes),
                     metric_curves=tuple(o.metric_curve for o in outcomes),
                     loss_curves=tuple(o.loss_curve for o in outcomes),
                     stop=arm_stop.value if arm_stop is not None else "",
                     decided_by=subject,
+                    failed=sum((self._label(arm), s) in failed for s in seeds),
                 )
             )
-        versions = {}
+        n_failed = sum(a.failed for a in arms)
+        if n_failed:
+            notes.append(
+                f"{n_failed} trial(s) failed (the worker died on every attempt) "
+                "and count as diverged trials in every test; `bisect-ml store "
+                "prune --failed` lets a re-run train them again"
+            )
+        versions: dict[str, str] = {}
         for outcomes in self._values.values():
             for o in outcomes:
-                versions.update({k: v for k, v in o.versions.items()})
+                versions.update(o.versions)
         t_curves = self._curves(self.side("torch"))
         k_curves = self._curves(self.side("keras"))
         width = min(t_curves.shape[1], k_curves.shape[1])
@@ -1112,12 +1158,20 @@ class Strategy(ABC):
             for d in self._decisions
             if d.stop is StopReason.SEED_CAP and self.adaptive
         ]
+        screens = [d for d in capped if d.kind == "screen"]
+        capped = [d for d in capped if d.kind != "screen"]
         if capped:
             notes.append(
                 f"{len(capped)} decision(s) reached the seed cap of "
                 f"{self.looks[-1]} without crossing a boundary: "
                 + ", ".join(d.subject for d in capped)
             )
+        if screens:
+            notes.append(
+                f"{len(screens)} screening question(s) were still unclear at the "
+                f"seed cap of {self.looks[-1]} and were searched as if they moved"
+            )
+        notes = [*notes, *(n for n in self.notes if n not in notes)]
         return Verdict(
             pair=self.pair.name,
             status=status,
@@ -1148,7 +1202,10 @@ class Strategy(ABC):
             trials_cached=lab.cached,
             wall_seconds=time.perf_counter() - start,
             train_seconds=lab.train_seconds,
-            tests=tuple(self._tests_used(gap, causes, closure, interactions)),
+            tests=(
+                *self._tests_used(gap, causes, closure, interactions),
+                *self.methods,
+            ),
             notes=tuple(notes),
             versions=versions,
             interactions=tuple(interactions),

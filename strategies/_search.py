@@ -15,6 +15,15 @@ question is answered by *paired* tests over seeds:
 - ``unclear``: neither; every strategy treats it like ``moves`` (it keeps
   searching there), so noise costs trials, not causes.
 
+These questions are *screening*: they choose what to test, and no cause is
+named on them. When the strategy's seeds are adaptive, a question starts at the
+first look's seeds and takes the next look's only while it is unclear; both of
+its tests (equivalence for ``clean``, difference for ``moves``) then spend their
+alpha over the looks with a Hwang-Shih-DeCani function (`SCREEN_GAMMA`), so
+that adding seeds to an unclear question does not make ``clean`` easier to
+reach than a fixed-sample test at alpha would. Each question is recorded in
+the verdict's decision log (kind ``"screen"``).
+
 A strategy's suspects are confirmed the way OFAT decides a cause: each swapped
 alone in both directions, the move toward the other side tested, Holm's method
 over every candidate (`confirm`). Then `settle` checks that the confirmed
@@ -35,7 +44,8 @@ from scipy import stats
 
 from bisect_ml.factors import FRAMEWORKS
 from bisect_ml.lab import Arm
-from bisect_ml.stats import compare, holm
+from bisect_ml.stats import compare, group_sequential, holm, z_from_p
+from bisect_ml.verdict import Decision, StopReason
 
 if TYPE_CHECKING:
     from bisect_ml.strategies._base import Strategy
@@ -60,6 +70,12 @@ Status = Literal["moves", "clean", "unclear"]
 #: clean only when its move is shown to be within this share of the gap. A cause
 #: whose share is near the margin is rarely shown equivalent, so it is kept.
 SEARCH_MARGIN = 1.0
+
+#: Hwang-Shih-DeCani parameter of the screening questions' alpha spending. A
+#: screening question is cheap to ask again and its early answers are the
+#: point of asking it with few seeds, so it spends evenly over the looks
+#: (gamma 0), unlike the confirmations (gamma -4, late).
+SCREEN_GAMMA = 0.0
 
 
 def paired_tost(
@@ -115,6 +131,12 @@ class Probe:
         The search margin in metric units.
     status
         ``"moves"``, ``"clean"`` or ``"unclear"`` (see the module notes).
+    seeds
+        Seeds per arm the question stopped at.
+    differs, equivalent
+        Whether the difference test, and the equivalence test, crossed their
+        boundaries (nominal alpha with fixed seeds, the spending design's
+        with adaptive ones).
     """
 
     framework: str
@@ -126,6 +148,9 @@ class Probe:
     pvalue_equivalent: float
     margin: float
     status: Status
+    seeds: int = 0
+    differs: bool = False
+    equivalent: bool = False
 
     @property
     def toward(self) -> bool:
@@ -139,8 +164,9 @@ class Probes:
     Parameters
     ----------
     strategy
-        The running strategy; arms are measured through its `Strategy.measure`,
-        so its cache and budget apply.
+        The running strategy; arms are measured through its `Strategy.measure`
+        and `Strategy.extend` (at its looks), so its cache and budget apply,
+        and each question is logged with `Strategy.record`.
     candidates
         The differing factors; the full swap of a side is the closure arm the
         strategy measures anyway.
@@ -173,17 +199,71 @@ class Probes:
     def compare(
         self, framework: str, reference: Iterable[str], swap: Iterable[str]
     ) -> Probe:
-        """Decide whether ``framework <- other{swap}`` differs from the reference."""
+        """Decide whether ``framework <- other{swap}`` differs from the reference.
+
+        With adaptive seeds the question is asked at each of the strategy's
+        looks in turn, from the first, and stops at the first look where it is
+        clean or moves; the seeds a look needs are measured only then.
+        """
         ref, sw = frozenset(reference), frozenset(swap)
         key = (framework, ref, sw)
         if key in self._cache:
             return self._cache[key]
+        strategy = self.strategy
         a, b = self.arm(framework, ref), self.arm(framework, sw)
-        values = self.strategy.measure([a, b])
-        x, y = values[a], values[b]
+        strategy.measure([a, b])
+        looks = tuple(strategy.looks)
+        probe = None
+        for look, n in enumerate(looks):
+            strategy.extend([a, b], n)
+            probe = self._decide(
+                framework, ref, sw, strategy.values(a, n), strategy.values(b, n), look
+            )
+            if probe.status != "unclear":
+                break
+        assert probe is not None
+        self._cache[key] = probe
+        self._record(probe, a, b, look)
+        logger.info(
+            "%s <- {%s} vs {%s}: %s at %d seeds (share %+.2f, p %.2g, p_equiv %.2g)",
+            framework,
+            _names(sw - ref),
+            _names(ref),
+            probe.status,
+            probe.seeds,
+            probe.share,
+            probe.pvalue,
+            probe.pvalue_equivalent,
+        )
+        return probe
+
+    def levels(self, look: int) -> tuple[float, float]:
+        """Nominal levels at ``look`` of the difference and equivalence tests.
+
+        The two-sided difference test and the equivalence test (two one-sided
+        tests) each spend the strategy's alpha over its looks; with one look
+        both are the strategy's alpha.
+        """
+        looks = tuple(self.strategy.looks)
+        alpha = self.strategy.alpha
+        if len(looks) == 1:
+            return alpha, alpha
+        difference = group_sequential(looks, alpha / 2, gamma=SCREEN_GAMMA)
+        equivalence = group_sequential(looks, alpha, gamma=SCREEN_GAMMA)
+        return 2 * difference.nominal(look), equivalence.nominal(look)
+
+    def _decide(
+        self,
+        framework: str,
+        ref: frozenset[str],
+        sw: frozenset[str],
+        x: np.ndarray,
+        y: np.ndarray,
+        look: int,
+    ) -> Probe:
         toward = np.sign(-self.gap) if framework == "torch" else np.sign(self.gap)
         diff_p, effect = 1.0, 0.0
-        if a != b:
+        if ref != sw:
             try:
                 c = compare(x, y, paired=True)
                 diff_p, effect = c.pvalue, c.effect * float(toward)
@@ -194,19 +274,20 @@ class Probes:
         equiv_p = paired_tost(x, y, self.margin)
         if _divergence_pvalue(x, y) < self.strategy.alpha:
             equiv_p = 1.0
-        alpha = self.strategy.alpha
+        diff_level, equiv_level = self.levels(look)
+        differs, equivalent = diff_p < diff_level, equiv_p < equiv_level
         # Within the margin, a significant move of more than half of it is
         # still a move: a cause partly cancelled by an offsetting factor in
         # the same group must not pass for nothing.
         small = abs(effect) <= self.margin / 2
         status: Status
-        if equiv_p < alpha and (diff_p >= alpha or small):
+        if equivalent and (not differs or small):
             status = "clean"
-        elif diff_p < alpha:
+        elif differs:
             status = "moves"
         else:
             status = "unclear"
-        probe = Probe(
+        return Probe(
             framework=framework,
             reference=ref,
             swap=sw,
@@ -216,19 +297,48 @@ class Probes:
             pvalue_equivalent=equiv_p,
             margin=self.margin,
             status=status,
+            seeds=len(x),
+            differs=differs,
+            equivalent=equivalent,
         )
-        self._cache[key] = probe
-        logger.info(
-            "%s <- {%s} vs {%s}: %s (share %+.2f, p %.2g, p_equiv %.2g)",
-            framework,
-            _names(sw - ref),
-            _names(ref),
-            status,
-            probe.share,
-            diff_p,
-            equiv_p,
+
+    def _record(self, probe: Probe, a: Arm, b: Arm, look: int) -> None:
+        """Log the question in the strategy's decisions (kind ``"screen"``)."""
+        looks = tuple(self.strategy.looks)
+        added = probe.swap - probe.reference
+        added_names = "all" if added == self.candidates else _names(added) or "-"
+        removed = probe.reference - probe.swap
+        subject = f"{probe.framework} <- {{{added_names}}}"
+        if removed:
+            subject += f" minus {{{_names(removed)}}}"
+        if probe.reference & probe.swap:
+            subject += f" on {len(probe.reference & probe.swap)} swapped"
+        z = z_from_p(probe.pvalue / 2)
+        pvalue = probe.pvalue
+        if len(looks) > 1:
+            design = group_sequential(
+                looks, self.strategy.alpha / 2, gamma=SCREEN_GAMMA
+            )
+            pvalue = min(1.0, 2 * design.pvalue(look, z))
+        self.strategy.record(
+            Decision(
+                subject=subject,
+                kind="screen",
+                outcome=probe.status,
+                stop=(
+                    StopReason.SEED_CAP
+                    if probe.status == "unclear"
+                    else StopReason.DECIDED
+                ),
+                seeds=probe.seeds,
+                looks=looks,
+                z=z,
+                pvalue=pvalue,
+                alpha=self.strategy.alpha,
+                arms=(self.strategy.label(a), self.strategy.label(b)),
+            ),
+            [a, b],
         )
-        return probe
 
     def moves(self, framework: str, base: Iterable[str], group: Iterable[str]) -> Probe:
         """Does adding ``group`` to the swap set ``base`` move the side?"""
@@ -242,8 +352,7 @@ class Probes:
         closure arm), paired: ``found`` reaches it when the two are equivalent
         within the search margin, even if a smaller difference is significant.
         """
-        probe = self.compare(framework, found, self.candidates)
-        return probe.pvalue_equivalent < self.strategy.alpha
+        return self.compare(framework, found, self.candidates).equivalent
 
     def adds_up(self, found: Sequence[str]) -> bool:
         """Whether the single swaps of ``found`` add up to the full swap, both ways.
@@ -291,7 +400,7 @@ class Probes:
             probe = self.compare(fw, found, self.candidates)
             if probe.status == "clean":
                 continue
-            if probe.pvalue < self.strategy.alpha or abs(probe.effect) > self.margin:
+            if probe.differs or abs(probe.effect) > self.margin:
                 short.append(fw)
         return short
 

@@ -195,7 +195,7 @@ _OUT_OF_RANGE: dict[str, list[Any]] = {
     "train.epochs": [0, -1],
     "train.loss": ["hinge", ""],
     "train.metric": ["accuracy", "mse"],
-    "train.optimizer": ["sgd"],
+    "train.optimizer": ["lbfgs", "Adam"],
     "search.seeds": [2, 0, -10],
     "search.alpha": [0.0, 1.0, 2.0, math.nan],
     "search.margin": [0.0, 1.0, -0.5],

@@ -29,6 +29,17 @@ ADAMW = Spec(
     SERIES.layers,
     TrainSpec(epochs=2, loss="mse", from_logits=False, optimizer="adamw", metric="mse"),
 )
+#: The optimizers beyond Adam, each on the SERIES model.
+OPTIMIZERS = {
+    name: Spec(
+        SERIES.data,
+        SERIES.layers,
+        TrainSpec(
+            epochs=2, loss="mse", from_logits=False, optimizer=name, metric="mse"
+        ),
+    )
+    for name in ("sgd", "rmsprop", "adadelta")
+}
 #: Every layer factor applies here: strided 'same' windows on an even input,
 #: a padded average, a multi-channel flatten, both norms, a softmax output.
 CNN = Spec(
@@ -60,6 +71,12 @@ TOKENS = Spec(
     (L("embedding", 4), L("flatten"), L("dense", 10)),
     TrainSpec(epochs=2, loss="cross_entropy", from_logits=True),
 )
+GRU = Spec(SERIES.data, (L("gru", 8), L("dense", 1)), SERIES.train)
+DROPOUT = Spec(
+    SERIES.data,
+    (L("dense", 8, "tanh"), L("dropout", rate=0.3), L("dense", 1)),
+    SERIES.train,
+)
 
 _NUMBERS: dict[str, Value] = {
     "optimizer.learning_rate": 3e-3,
@@ -73,11 +90,21 @@ _NUMBERS: dict[str, Value] = {
     "norm.batch.momentum": 0.5,
     "norm.batch.epsilon": 0.1,
     "norm.layer.epsilon": 0.1,
+    "optimizer.sgd.learning_rate": 0.05,
+    "optimizer.sgd.momentum": 0.9,
+    "optimizer.rmsprop.learning_rate": 3e-3,
+    "optimizer.rmsprop.rho": 0.5,
+    "optimizer.rmsprop.epsilon": 1e-2,
+    "optimizer.rmsprop.momentum": 0.9,
+    "optimizer.adadelta.learning_rate": 0.1,
+    "optimizer.adadelta.rho": 0.5,
+    "optimizer.adadelta.epsilon": 1e-3,
 }
 #: What the base assignment needs for the factor to matter at all.
 _ENABLERS: dict[str, dict[str, Value]] = {
     "optimizer.weight_decay_mode": {"optimizer.weight_decay": 0.1},
     "train.clip_scope": {"train.clip_norm": 0.05},
+    "optimizer.sgd.nesterov": {"optimizer.sgd.momentum": 0.9},
     # Small batches, where n/(n-1) is large; 83 windows leave no batch of one.
     "norm.batch.running_variance": {"train.batch_size": 5},
 }
@@ -86,10 +113,16 @@ _ENABLERS: dict[str, dict[str, Value]] = {
 def _spec_for(name: str) -> Spec:
     if name == "optimizer.adamw.weight_decay":
         return ADAMW
+    if name.split(".")[1] in OPTIMIZERS:
+        return OPTIMIZERS[name.split(".")[1]]
     if name in ("norm.batch.running_variance", "norm.batch.momentum"):
         return BN_SERIES
-    if name.startswith("init.recurrent"):
+    if name.startswith("init.recurrent") or name == "layers.lstm.bias":
         return LSTM
+    if name == "layers.gru.reset_after":
+        return GRU
+    if name == "eval.dropout":
+        return DROPOUT
     if name == "init.embedding":
         return TOKENS
     area = name.split(".", 1)[0]

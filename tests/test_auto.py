@@ -8,7 +8,9 @@ import pytest
 
 from bisect_ml.lab import Lab, Store
 from bisect_ml.strategies import get_strategy
-from tests._synthetic import main_effect, synthetic_pair
+from bisect_ml.verdict import Verdict
+from tests._synthetic import interaction, main_effect, synthetic_pair
+from tests.test_strategy_conformance import SpyLab
 
 
 def _requested(name: str, effects: list, n: int) -> tuple[int, object]:
@@ -20,10 +22,17 @@ def _requested(name: str, effects: list, n: int) -> tuple[int, object]:
 
 def test_a_single_candidate_is_tested_alone(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bisect_ml.strategies.auto"):
-        requested, _ = _requested("auto", [main_effect("f00", 0.04)], 1)
+        requested, verdict = _requested("auto", [main_effect("f00", 0.04)], 1)
     assert "testing it alone" in caplog.text
-    # The sides and both singles, which are also the closure arms.
-    assert requested == 4 * 10
+    # The sides and both singles, which are also the closure arms, at no more
+    # than the seed cap.
+    assert {a.label for a in verdict.arms} == {  # type: ignore[attr-defined]
+        "torch",
+        "keras",
+        "torch <- keras{all}",
+        "keras <- torch{all}",
+    }
+    assert requested <= 4 * 10
 
 
 def test_auto_costs_a_fraction_of_ofat_on_many_candidates() -> None:
@@ -46,3 +55,56 @@ def test_issue5_an_offsetting_factor_needs_no_second_search() -> None:
     ofat, _ = _requested("ofat", effects, 7)
     assert {c.factor for c in verdict.offsetting} == {"f02"}  # type: ignore[attr-defined]
     assert auto < ofat
+
+
+@pytest.mark.parametrize(
+    ("options", "looks"),
+    [
+        ({"seeds": 10}, (4, 7, 10)),
+        ({"seeds": 20}, (8, 14, 20)),
+        ({"seeds": 3}, (3,)),
+        # Asked for explicitly, the looks are the caller's, as for every strategy.
+        ({"seeds": 10, "max_seeds": 10}, (10,)),
+        ({"seeds": 5, "max_seeds": 15}, (5, 10, 15)),
+    ],
+)
+def test_auto_plans_its_looks_below_the_seed_cap(
+    options: dict[str, int], looks: tuple[int, ...]
+) -> None:
+    assert get_strategy("auto", **options).looks == looks
+
+
+def test_auto_meets_the_issue_goals_on_sixteen_candidates() -> None:
+    # Issue #5 at n = 16, k = 2: at most 30% of OFAT's trials and twice the
+    # group-testing bound k log2(n / k) = 6 arms times the seed cap.
+    effects = [main_effect("f05", 0.04), main_effect("f11", 0.03)]
+    auto, verdict = _requested("auto", effects, 16)
+    ofat, _ = _requested("ofat", effects, 16)
+    assert {c.factor for c in verdict.found} == {"f05", "f11"}  # type: ignore[attr-defined]
+    assert auto <= 0.3 * ofat
+    assert auto <= 2 * 6 * 10
+
+
+def test_the_verdict_names_the_screening_and_logs_every_question() -> None:
+    effects = [main_effect("f05", 0.04), main_effect("f11", 0.03)]
+    _, verdict = _requested("auto", effects, 16)
+    v: Verdict = verdict  # type: ignore[assignment]
+    search = [t for t in v.tests if t.startswith("search:")]
+    assert len(search) == 1
+    assert "Hwang-Shih-DeCani" in search[0] and "Holm" in search[0]
+    screens = [d for d in v.decisions if d.kind == "screen"]
+    assert screens and all(d.seeds in d.looks for d in screens)
+    assert {d.outcome for d in screens} <= {"clean", "moves", "unclear"}
+    assert screens[0].subject == "torch <- {all}"
+    assert any(f"{len(screens)} screening question(s)" in n for n in v.notes)
+    # Library versions are one flat table.
+    assert v.versions and all(isinstance(x, str) for x in v.versions.values())
+
+
+def test_no_cached_arm_is_measured_again_across_search_and_quantification() -> None:
+    effects = [main_effect("f02", 0.04), interaction(["f06", "f09"], 0.04)]
+    search = get_strategy("auto")
+    lab = SpyLab(synthetic_pair(12, effects), Store(":memory:"))
+    with lab:
+        search.run(lab)
+    assert len(lab.asked) == len(set(lab.asked)) == search.requested

@@ -147,7 +147,7 @@ def test_store_info_and_prune(tmp_path: Path) -> None:
     )
     run = cli("store", "info", "--store", str(store), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "schema     version 2" in run.stdout
+    assert "schema     version 3" in run.stdout
     trials = int(run.stdout.split("trials")[1].split()[0])
     assert trials > 0 and f"{trials:8d}  sim-two-causes" in run.stdout
 

@@ -378,12 +378,15 @@ def transplant_recurrent(source: keras.Model, target: nn.Module) -> None:
             if isinstance(receiver, nn.Embedding):
                 receiver.weight.copy_(torch.from_numpy(arrays[0]))
             elif isinstance(receiver, nn.LSTM):
-                # Same gate order (i, f, c, o); Keras's one bias goes to bias_ih.
-                kernel, recurrent, bias = arrays
+                # Same gate order (i, f, c, o); Keras's one bias goes to bias_ih
+                # (with layers.lstm.bias = double, its second one to bias_hh).
+                kernel, recurrent, bias, *second = arrays
                 receiver.weight_ih_l0.copy_(torch.from_numpy(kernel.T.copy()))
                 receiver.weight_hh_l0.copy_(torch.from_numpy(recurrent.T.copy()))
                 receiver.bias_ih_l0.copy_(torch.from_numpy(bias))
                 receiver.bias_hh_l0.zero_()
+                if second:
+                    receiver.bias_hh_l0.copy_(torch.from_numpy(second[0]))
             elif isinstance(receiver, nn.GRU):
                 kernel, recurrent, bias = arrays
                 units = recurrent.shape[0]

@@ -180,16 +180,12 @@ def test_measure_and_metric_stay_at_the_first_look() -> None:
 
 
 def test_a_capped_decision_says_so() -> None:
-    # A small effect on one side only: unclear at every look.
-    doc = simulated_doc(
-        [
-            {"when": KERNEL, "shift": 0.05},
-            {"when": {"train.shuffle": "off"}, "shift": 0.006},
-        ]
-    )
-    _, _, v = _lab_run(doc, seeds=4, max_seeds=8)
+    # No gap: the gap decision stops early only for a gap, so "no gap" is
+    # concluded at the cap, every time. (A small planted effect reaches the
+    # cap only on some seed draws, and the draws change with the catalogue.)
+    _, _, v = _lab_run(simulated_doc([]), seeds=4, max_seeds=8)
     capped = [d for d in v.decisions if d.stop is StopReason.SEED_CAP]
-    assert capped and all(d.seeds == 8 for d in capped)
+    assert [d.subject for d in capped] == ["gap"] and capped[0].seeds == 8
     assert any("reached the seed cap of 8" in n for n in v.notes)
 
 

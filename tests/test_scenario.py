@@ -86,7 +86,7 @@ BAD = [
         # The v1 boolean; the factor now names the order across epochs.
         {"sides": {"torch": {"train": {"shuffle": True}}, "keras": {}}},
         "`sides.torch.train.shuffle` must be one of 'off', 'every_epoch', "
-        "'repeated', got True",
+        "'repeated', 'batches', got True",
     ),
     (
         {

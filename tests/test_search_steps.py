@@ -204,21 +204,35 @@ def test_confirm_names_only_moves_toward_the_other_side() -> None:
 
 
 class _Measured:
-    """A strategy whose arms are given arrays (seed order)."""
+    """A strategy whose arms are given arrays (seed order), at fixed seeds."""
 
     alpha, margin = 0.05, 0.25
 
     def __init__(self, values: dict[Arm, np.ndarray]) -> None:
-        self.values = values
+        self.arrays = values
+        self.looks = (len(next(iter(values.values()))),)
+        self.decisions: list[object] = []
 
     def measure(self, arms: list[Arm]) -> dict[Arm, np.ndarray]:
-        return {arm: self.values[arm] for arm in arms}
+        return {arm: self.arrays[arm] for arm in arms}
+
+    def extend(self, arms: list[Arm], n: int) -> None:
+        assert all(len(self.arrays[arm]) >= n for arm in arms)
+
+    def values(self, arm: Arm, n: int | None = None) -> np.ndarray:
+        return self.arrays[arm][:n]
 
     def metric(self, arm: Arm) -> np.ndarray:
-        return self.values[arm]
+        return self.arrays[arm]
 
     def side(self, framework: str) -> Arm:
         return Arm(framework)
+
+    def label(self, arm: Arm) -> str:
+        return arm.label()
+
+    def record(self, decision: object, arms: object) -> None:
+        self.decisions.append(decision)
 
 
 def test_a_swap_is_clean_only_by_equivalence_and_equal_divergence() -> None:
@@ -253,3 +267,73 @@ def test_a_swap_is_clean_only_by_equivalence_and_equal_divergence() -> None:
     e, f = probes.moves("torch", (), ["e"]), probes.moves("torch", (), ["f"])
     assert e.pvalue_equivalent < 0.05 and e.status == "moves"
     assert f.pvalue < 0.05 and f.status == "clean"
+
+
+class _Adaptive(_Measured):
+    """`_Measured` with adaptive looks: it records the seeds each arm is taken to."""
+
+    def __init__(self, values: dict[Arm, np.ndarray], looks: tuple[int, ...]) -> None:
+        super().__init__(values)
+        self.looks = looks
+        self.taken: dict[Arm, int] = {}
+
+    def measure(self, arms: list[Arm]) -> dict[Arm, np.ndarray]:
+        self.extend(arms, self.looks[0])
+        return {arm: self.arrays[arm][: self.looks[0]] for arm in arms}
+
+    def extend(self, arms: list[Arm], n: int) -> None:
+        for arm in arms:
+            self.taken[arm] = max(self.taken.get(arm, 0), n)
+
+    def metric(self, arm: Arm) -> np.ndarray:
+        return self.arrays[arm][: self.looks[0]]
+
+
+def test_a_screening_question_takes_seeds_only_while_it_is_unclear() -> None:
+    rng = np.random.default_rng(4)
+    t = 1.0 + rng.normal(0, 0.1, 10)
+    arms = {
+        Arm("torch"): t,
+        Arm("keras"): rng.normal(0, 0.1, 10),
+        # A clear move, a clear nothing, a nothing that needs more seeds to
+        # show, and noise that never settles.
+        Arm("torch", frozenset({"a"})): t - 0.9 + rng.normal(0, 0.02, 10),
+        Arm("torch", frozenset({"b"})): t + rng.normal(0, 0.02, 10),
+        Arm("torch", frozenset({"c"})): t + rng.normal(0, 0.2, 10),
+        Arm("torch", frozenset({"d"})): t + rng.normal(0, 1.0, 10),
+    }
+    strategy = _Adaptive(arms, (4, 7, 10))
+    probes = Probes(strategy, ["a", "b", "c", "d"])
+    a, b, c, d = (probes.moves("torch", (), [f]) for f in "abcd")
+    assert (a.status, a.seeds, b.status, b.seeds) == ("moves", 4, "clean", 4)
+    assert c.status == "clean" and c.seeds > 4
+    assert d.status == "unclear" and d.seeds == 10
+    assert strategy.taken[Arm("torch", frozenset({"a"}))] == 4
+    assert strategy.taken[Arm("torch", frozenset({"d"}))] == 10
+    # Every question is logged, with why it stopped.
+    log = {dec.subject: dec for dec in strategy.decisions}  # type: ignore[attr-defined]
+    assert log["torch <- {d}"].stop.value == "seed_cap"
+    assert log["torch <- {a}"].kind == "screen" and log["torch <- {a}"].seeds == 4
+    # Asked again, a question is answered from the cache.
+    assert probes.moves("torch", (), ["c"]) is c and len(strategy.decisions) == 4
+
+
+def test_screening_levels_spend_alpha_over_the_looks() -> None:
+    fixed = Probes(_Adaptive(_two_sides(), (10,)), ["a"])
+    assert fixed.levels(0) == (0.05, 0.05)
+    probes = Probes(_Adaptive(_two_sides(), (4, 7, 10)), ["a"])
+    levels = [probes.levels(k) for k in range(3)]
+    assert all(0 < d < 0.05 and 0 < e < 0.05 for d, e in levels)
+    # Under the null (independent increments of a paired statistic), a test
+    # crossing its level at any look is wrong at most alpha of the time; the
+    # same test at alpha at every look (peeking) is wrong far more often.
+    rng = np.random.default_rng(5)
+    increments = rng.normal(size=(200_000, 10)).cumsum(axis=1)
+    z = increments[:, [3, 6, 9]] / np.sqrt([4, 7, 10])
+    spent = np.array([stats.norm.isf(e) for _, e in levels])
+    assert (z >= spent).any(axis=1).mean() < 0.05 + 0.002
+    assert (z >= stats.norm.isf(0.05)).any(axis=1).mean() > 0.08
+
+
+def _two_sides() -> dict[Arm, np.ndarray]:
+    return {Arm("torch"): np.ones(10) + np.arange(10) / 100, Arm("keras"): np.zeros(10)}

@@ -104,7 +104,8 @@ class StrategyConformance:
         verdict, search, _ = self.run(synthetic_pair(8))
         assert verdict.status is Status.NO_GAP
         assert verdict.stop_reason is StopReason.NO_GAP
-        assert search.requested == 2 * len(search.seeds)  # the sides only
+        # The sides only, at the seed cap: "no gap" waits for it.
+        assert search.requested == 2 * search.looks[-1]
 
     def test_handles_one_candidate(self) -> None:
         verdict, _, _ = self.run(synthetic_pair(1, [main_effect("f00", SHIFT)]))
@@ -200,3 +201,19 @@ class TestAuto(StrategyConformance):
 def test_every_registered_strategy_is_in_the_suite() -> None:
     tested = {cls.strategy for cls in StrategyConformance.__subclasses__()}
     assert tested == set(STRATEGIES)
+
+
+def test_a_strategy_s_own_notes_and_methods_reach_the_verdict() -> None:
+    from bisect_ml.strategies.ofat import OneFactorAtATime
+
+    class Noting(OneFactorAtATime):
+        def explore(self, candidates: list[str]) -> list[str]:
+            self.notes.append("searched with a note")
+            self.methods.append("search: every factor alone")
+            return super().explore(candidates)
+
+    search = Noting()
+    with Lab(synthetic_pair(3, [main_effect("f01", SHIFT)]), Store(":memory:")) as lab:
+        verdict = search.run(lab)
+    assert "searched with a note" in verdict.notes
+    assert verdict.tests[-1] == "search: every factor alone"

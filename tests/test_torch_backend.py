@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from bisect_ml._errors import BackendError, ScenarioError
 from bisect_ml.backends import get_backend
 from bisect_ml.backends._common import ModelOptions, fit_scaler, window_numpy
-from bisect_ml.backends.torch_backend import TorchBackend, _backend
+from bisect_ml.backends.torch_backend import TorchBackend, _optim
 from bisect_ml.backends.torch_backend._model import KERNEL_INITS, build_model
 from bisect_ml.backends.torch_backend._optim import KerasAdam, make_optimizer
 from bisect_ml.backends.torch_backend._preprocess import (
@@ -132,7 +132,8 @@ def test_backend_hands_the_optimizer_factors_to_the_optimizer(monkeypatch):
         seen.update(kwargs)
         return make_optimizer(params, **kwargs)
 
-    monkeypatch.setattr(_backend, "make_optimizer", spy)
+    # The backend builds its optimizer through _optim.build_optimizer.
+    monkeypatch.setattr(_optim, "make_optimizer", spy)
     spec, data = _digits(epochs=1)
     assignment = default_assignment("torch") | {
         "optimizer.learning_rate": 0.003,

@@ -112,6 +112,9 @@ class ModelOptions:
     rnn_kernel: str
     rnn_recurrent: str
     rnn_bias: str
+    gru_reset_after: bool = True
+    lstm_bias: str = "double"
+    eval_dropout: str = "off"
 
     @classmethod
     def from_assignment(cls, values: Mapping[str, object]) -> ModelOptions:
@@ -140,6 +143,9 @@ class ModelOptions:
             rnn_kernel=str(values["init.recurrent.kernel"]),
             rnn_recurrent=str(values["init.recurrent.recurrent_kernel"]),
             rnn_bias=str(values["init.recurrent.bias"]),
+            gru_reset_after=bool(values["layers.gru.reset_after"]),
+            lstm_bias=str(values["layers.lstm.bias"]),
+            eval_dropout=str(values["eval.dropout"]),
         )
 
     @classmethod

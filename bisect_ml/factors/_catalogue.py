@@ -113,11 +113,15 @@ def _not_tokens(pair: Any) -> bool:
     return input_layout(pair.spec.layers) != "tokens"
 
 
-def _optimizer(name: str) -> Callable[[Any], bool]:
+def _optimizer(*names: str) -> Callable[[Any], bool]:
     def check(pair: Any) -> bool:
-        return bool(pair.spec.train.optimizer == name)
+        return pair.spec.train.optimizer in names
 
     return check
+
+
+#: The scope of the constants Adam and AdamW share.
+_ADAM_FAMILY = (_optimizer("adam", "adamw"), "train.optimizer = 'adam' or 'adamw'")
 
 
 def _some_side(factor: str, test: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -142,6 +146,27 @@ def _mse(pair: Any) -> bool:
     return bool(pair.spec.train.loss == "mse")
 
 
+def _own_weights(pair: Any) -> bool:
+    """Some side draws its own initial weights (``init.values = 'own'``)."""
+    return any(side.assignment["init.values"] == "own" for side in pair.sides.values())
+
+
+def _own_and(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    def check(pair: Any) -> bool:
+        return _own_weights(pair) and test(pair)
+
+    return check
+
+
+def _dropping(pair: Any) -> bool:
+    return any(
+        layer.type == "dropout" and (layer.rate or 0) > 0 for layer in pair.spec.layers
+    )
+
+
+_OWN = "a side drawing its own initial weights (init.values = 'own')"
+
+
 INIT_SCHEMES = {
     "kaiming_uniform_sqrt5": "U(+-1/sqrt(fan_in)): kaiming_uniform_(a=sqrt(5)), "
     "nn.Linear's own init",
@@ -159,6 +184,7 @@ CATALOGUE: tuple[Factor, ...] = (
         choices=INIT_SCHEMES,
         source="torch/nn/modules/linear.py L117-128; keras/src/layers/core/dense.py "
         "L89-90",
+        scope=(_own_weights, _OWN),
         how={
             "torch": "nn.Linear's own reset_parameters for its default; others via "
             "torch.nn.init (xavier_uniform_, kaiming_uniform_)",
@@ -177,6 +203,7 @@ CATALOGUE: tuple[Factor, ...] = (
         },
         source="torch/nn/modules/linear.py L125-128; keras/src/layers/core/dense.py "
         "L90",
+        scope=(_own_weights, _OWN),
         how={
             "torch": "nn.Linear's own init for its default; zeros via nn.init.zeros_",
             "keras": "Dense's own Zeros for its default; torch's via a "
@@ -194,7 +221,10 @@ CATALOGUE: tuple[Factor, ...] = (
         "both frameworks count fan_in = in*kh*kw and fan_out = out*kh*kw "
         "(torch/nn/init.py L458-476, keras/src/initializers/"
         "random_initializers.py L663-699)",
-        scope=(_has("conv2d"), "models with a conv2d layer"),
+        scope=(
+            _own_and(_has("conv2d")),
+            "models with a conv2d layer, on " + _OWN,
+        ),
         why="Glorot's bound sqrt(6/(fan_in+fan_out)) against torch's "
         "1/sqrt(fan_in): for a 3x3 conv from 1 to 16 channels torch's weights "
         "are about 1.7 times larger, for 16 to 32 channels about 0.8 times; deep "
@@ -217,7 +247,10 @@ CATALOGUE: tuple[Factor, ...] = (
         },
         source="torch/nn/modules/conv.py L197-201; keras/src/layers/"
         "convolutional/base_conv.py L103",
-        scope=(_has("conv2d"), "models with a conv2d layer"),
+        scope=(
+            _own_and(_has("conv2d")),
+            "models with a conv2d layer, on " + _OWN,
+        ),
         how={
             "torch": "nn.Conv2d's own init for its default; zeros via nn.init.zeros_",
             "keras": "Conv2D's own Zeros for its default; torch's via a "
@@ -236,7 +269,10 @@ CATALOGUE: tuple[Factor, ...] = (
         source="torch/nn/modules/sparse.py L179-181 (normal_); keras/src/layers/"
         "core/embedding.py L91 (embeddings_initializer='uniform'), keras/src/"
         "initializers/__init__.py L60 and random_initializers.py L181 (+-0.05)",
-        scope=(_has("embedding"), "models with an embedding layer"),
+        scope=(
+            _own_and(_has("embedding")),
+            "models with an embedding layer, on " + _OWN,
+        ),
         why="torch's vectors are about 35 times larger (std 1 against 0.029): "
         "at Adam's 1e-3 they barely move relative to their size, so an "
         "IMDB embedding model reached 66% in torch and 77% in Keras "
@@ -259,7 +295,10 @@ CATALOGUE: tuple[Factor, ...] = (
         },
         source="torch/nn/modules/rnn.py L308-311 (reset_parameters), L958-960; "
         "keras/src/layers/rnn/lstm.py L88-97, gru.py L88-103",
-        scope=(_has("lstm", "gru"), "models with an lstm or gru layer"),
+        scope=(
+            _own_and(_has("lstm", "gru")),
+            "models with an lstm or gru layer, on " + _OWN,
+        ),
         how={
             "torch": "nn.LSTM/nn.GRU's own init for uniform_hidden; glorot via "
             "nn.init.xavier_uniform_ on weight_ih (gates*units, inputs)",
@@ -280,7 +319,10 @@ CATALOGUE: tuple[Factor, ...] = (
         source="torch/nn/modules/rnn.py L308-311; keras/src/layers/rnn/lstm.py "
         "L88-97, L147-191; keras/src/initializers/random_initializers.py "
         "L747-772",
-        scope=(_has("lstm", "gru"), "models with an lstm or gru layer"),
+        scope=(
+            _own_and(_has("lstm", "gru")),
+            "models with an lstm or gru layer, on " + _OWN,
+        ),
         why="An orthogonal recurrent matrix has all its singular values at "
         "1, so a fresh network carries its state across steps evenly; torch's "
         "uniform matrix stretches some directions and squashes others.",
@@ -305,7 +347,10 @@ CATALOGUE: tuple[Factor, ...] = (
         },
         source="torch/nn/modules/rnn.py L308-311; keras/src/layers/rnn/lstm.py "
         "L88-97 (unit_forget_bias=True), L170-191; gru.py L88-103, L164-171",
-        scope=(_has("lstm", "gru"), "models with an lstm or gru layer"),
+        scope=(
+            _own_and(_has("lstm", "gru")),
+            "models with an lstm or gru layer, on " + _OWN,
+        ),
         why="A forget gate that starts open (bias 1) lets an LSTM remember "
         "from the first step; torch's forget gate starts half open.",
         how={
@@ -316,6 +361,41 @@ CATALOGUE: tuple[Factor, ...] = (
             "zeros_unit_forget; uniform_hidden is the sum of two "
             "RandomUniform(+-1/sqrt(units)) draws for an LSTM's single bias, "
             "and one per row of a GRU's (2, 3*units) bias",
+        },
+    ),
+    Factor(
+        name="init.values",
+        description="whose initial weights a side starts from: its own "
+        "framework's draws, or the other framework's, transplanted",
+        defaults={"torch": "own", "keras": "own"},
+        kind=str,
+        choices={
+            "own": "the weights this framework's initialisers draw at the seed "
+            "(as the init.* factors say)",
+            "transplanted": "the weights the other framework's genuine default "
+            "initialisers draw for this model at the same seed, copied across "
+            "(kernels transposed, conv OIHW <-> HWIO, GRU gates r,z,n <-> z,r,h, "
+            "LSTM/GRU biases, flatten order); the side's init.* values are "
+            "ignored",
+        },
+        source="no framework default: both frameworks initialise every layer "
+        "themselves (torch/nn/modules/*.py reset_parameters, keras/src/layers "
+        "initializers); the copy is bisect_ml/backends/_transplant.py",
+        why="Asks whether a gap is in the initial weights or in what training "
+        "does with them: a side trained from the other side's very weights, at "
+        "the same seed, isolates the initialisation in one swap (the "
+        "diagnostic PUBLIC_CASES R14 suggests). A transplanted side ignores "
+        "its init.* values, so swapping one onto it changes nothing.",
+        how={
+            "torch": "own: build_model's draws; transplanted: the Keras model "
+            "of the same layers with every factor at Keras's defaults, built "
+            "after keras.utils.set_random_seed(seed), its weights loaded into "
+            "the torch model (torch's random stream left where its own draws "
+            "leave it, for dropout)",
+            "keras": "own: build_model's draws; transplanted: the torch model "
+            "with every factor at torch's defaults, built after "
+            "torch.manual_seed(seed), loaded with set_weights (Keras's random "
+            "streams untouched)",
         },
     ),
     Factor(
@@ -461,6 +541,81 @@ CATALOGUE: tuple[Factor, ...] = (
         how={
             "torch": "nn.Flatten for chw; hwc permutes to (N, H, W, C) first",
             "keras": "Flatten for hwc; chw is Permute((3, 1, 2)) then Flatten",
+        },
+    ),
+    Factor(
+        name="layers.gru.reset_after",
+        description="whether a GRU applies its reset gate after the recurrent "
+        "product (torch, Keras 2+) or before it (the classic Cho form)",
+        defaults={"torch": True, "keras": True},
+        kind=bool,
+        source="torch/nn/modules/rnn.py L1206-1225 (nn.GRU: n = tanh(W_in x + "
+        "b_in + r * (W_hn h + b_hn)), no option); keras/src/layers/rnn/gru.py "
+        "L103, L164-171, L240-290 (reset_after=True, a (2, 3u) bias)",
+        scope=(_has("gru"), "models with a gru layer"),
+        why="Keras 1 / TF 1 ports and older checkpoints use reset_after=False "
+        "(one bias, reset gate on the state before its product): a different "
+        "function, so copied GRU weights give different outputs even with the "
+        "gates reordered (PUBLIC_CASES R12).",
+        how={
+            "torch": "nn.GRU for True; False is ClassicGRU, a step loop of "
+            "torch ops with one bias, tested against Keras GRU(reset_after="
+            "False)",
+            "keras": "GRU() for True; GRU(reset_after=False) for False, both genuine",
+        },
+    ),
+    Factor(
+        name="layers.lstm.bias",
+        description="whether an LSTM has torch's two trained biases (b_ih and "
+        "b_hh) or Keras's one",
+        defaults={"torch": "double", "keras": "single"},
+        kind=str,
+        choices={
+            "double": "two bias vectors, always summed, both trained: "
+            "nn.LSTM's bias_ih and bias_hh",
+            "single": "one bias vector: Keras LSTM's bias",
+        },
+        source="torch/nn/modules/rnn.py L830-845 (LSTM: b_ii + b_hi, ...); "
+        "keras/src/layers/rnn/lstm.py L163-191 (one (4u,) bias)",
+        scope=(_has("lstm"), "models with an lstm layer"),
+        why="The same function, but both of torch's biases get the same "
+        "gradient, so under Adam (which normalises each step) the summed bias "
+        "moves about twice as far per step as Keras's single bias; the "
+        "initial distribution (sum of two uniforms) is init.recurrent.bias's "
+        "business.",
+        how={
+            "torch": "nn.LSTM for double; single keeps b_hh at zero with "
+            "requires_grad False (the initial sum moved into b_ih)",
+            "keras": "LSTM for single; double is keras.layers.RNN over "
+            "DoubleBiasLSTMCell, an LSTMCell with a second trained bias, tested "
+            "against nn.LSTM",
+        },
+    ),
+    Factor(
+        name="eval.dropout",
+        description="whether dropout layers still drop when the test metric is "
+        "computed",
+        defaults={"torch": "off", "keras": "off"},
+        kind=str,
+        choices={
+            "off": "inference mode: dropout is the identity (model.eval() in "
+            "torch; Keras's predict or model(x, training=False))",
+            "on": "dropout keeps drawing masks at prediction: a torch model "
+            "left in train mode, or model(x, training=True) in Keras",
+        },
+        source="torch/nn/modules/dropout.py L73 (F.dropout(input, p, "
+        "self.training)); keras/src/layers/regularization/dropout.py "
+        "(call(training=...)), keras/src/trainers/trainer.py predict runs "
+        "training=False",
+        scope=(_dropping, "models with a dropout layer of rate above 0"),
+        why="A torch script that forgets model.eval() before predicting "
+        "scores noisy, randomly thinned predictions; Keras's predict never "
+        "does (PUBLIC_CASES N06).",
+        how={
+            "torch": "nn.Dropout under model.eval() for off; on is "
+            "DropoutAtInference, F.dropout(training=True) whatever the mode",
+            "keras": "Dropout for off; on is a Dropout subclass calling its "
+            "parent with training=True",
         },
     ),
     Factor(
@@ -610,6 +765,7 @@ CATALOGUE: tuple[Factor, ...] = (
         kind=float,
         rule=(_positive, "must be a positive float"),
         source="torch/optim/adam.py L35-50; keras/src/optimizers/adam.py L43-61",
+        scope=_ADAM_FAMILY,
         how={
             "torch": "argument of the optimizer",
             "keras": "argument of the optimizer",
@@ -622,6 +778,7 @@ CATALOGUE: tuple[Factor, ...] = (
         kind=float,
         rule=(_unit_open, "must be a float in [0, 1)"),
         source="torch/optim/adam.py L35-50; keras/src/optimizers/adam.py L43-61",
+        scope=_ADAM_FAMILY,
         how={
             "torch": "argument of the optimizer",
             "keras": "argument of the optimizer",
@@ -634,6 +791,7 @@ CATALOGUE: tuple[Factor, ...] = (
         kind=float,
         rule=(_unit_open, "must be a float in [0, 1)"),
         source="torch/optim/adam.py L35-50; keras/src/optimizers/adam.py L43-61",
+        scope=_ADAM_FAMILY,
         how={
             "torch": "argument of the optimizer",
             "keras": "argument of the optimizer",
@@ -646,6 +804,7 @@ CATALOGUE: tuple[Factor, ...] = (
         kind=float,
         rule=(_positive, "must be a positive float"),
         source="torch/optim/adam.py L35-50; keras/src/optimizers/adam.py L43-61",
+        scope=_ADAM_FAMILY,
         how={
             "torch": "argument of the optimizer",
             "keras": "argument of the optimizer",
@@ -662,6 +821,7 @@ CATALOGUE: tuple[Factor, ...] = (
             "uncorrected": "theta -= lr*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)",
         },
         source="torch/optim/adam.py L528-546; keras/src/optimizers/adam.py L102-137",
+        scope=_ADAM_FAMILY,
         how={
             "torch": "torch.optim.Adam for its default; the Keras update as a "
             "torch.optim.Optimizer subclass",
@@ -749,6 +909,9 @@ CATALOGUE: tuple[Factor, ...] = (
             "every_epoch": "a fresh permutation each epoch: DataLoader(shuffle=True)",
             "repeated": "one permutation drawn once and reused in every epoch: "
             "Keras 3.15.1 fit(shuffle=True) after keras.utils.set_random_seed",
+            "batches": "batches cut once from the stored order, only their "
+            "order reshuffled each epoch: tf.data .batch(b).shuffle(n) fed to "
+            "fit (PUBLIC_CASES N12)",
         },
         source="torch/utils/data/dataloader.py L395-403 and sampler.py L160-185 "
         "(RandomSampler draws a new randperm each time it is iterated); "
@@ -763,11 +926,13 @@ CATALOGUE: tuple[Factor, ...] = (
         how={
             "torch": "DataLoader(shuffle=False) and DataLoader(shuffle=True) with "
             "the trial's generator, genuine; repeated is emulated by a DataLoader "
-            "whose sampler is one torch.randperm drawn from that generator",
+            "whose sampler is one torch.randperm drawn from that generator, "
+            "batches by a batch_sampler permuting fixed batches each epoch",
             "keras": "fit(shuffle=False) and, after set_random_seed, "
             "fit(shuffle=True), genuine; every_epoch is emulated by one "
             "fit(epochs=1, shuffle=False) per epoch on arrays permuted by a "
-            "NumPy Generator seeded with the trial's seed",
+            "NumPy Generator seeded with the trial's seed; batches is fit on "
+            "tf.data's own .batch(b).shuffle(n_batches).repeat(), genuine",
         },
     ),
     Factor(
@@ -832,6 +997,213 @@ CATALOGUE: tuple[Factor, ...] = (
             "formula",
             "keras": "clipnorm for per_variable; global_clipnorm for global "
             "(Keras divides by the norm without torch's + 1e-6)",
+        },
+    ),
+    # -- optimisers beyond Adam: SGD, RMSprop, Adadelta (issue 3) --
+    Factor(
+        name="optimizer.sgd.learning_rate",
+        description="SGD's step size",
+        defaults={"torch": 1e-3, "keras": 1e-2},
+        kind=float,
+        rule=(_positive, "must be a positive float"),
+        source="torch/optim/sgd.py L29-42 (lr=1e-3); keras/src/optimizers/"
+        "sgd.py L43-59 (learning_rate=0.01)",
+        scope=(_optimizer("sgd"), "train.optimizer = 'sgd'"),
+        why="A 'default SGD' takes steps ten times larger in Keras; torch's "
+        "lr had no default before 2.x, so ports copy whichever number they see.",
+        how={
+            "torch": "torch.optim.SGD(lr=...)",
+            "keras": "keras.optimizers.SGD(learning_rate=...)",
+        },
+    ),
+    Factor(
+        name="optimizer.sgd.momentum",
+        description="SGD's momentum coefficient (0 = plain SGD in both)",
+        defaults={"torch": 0.0, "keras": 0.0},
+        kind=float,
+        rule=(_unit_open, "must be a float in [0, 1)"),
+        source="torch/optim/sgd.py L29-42 and L359-379 (buf = mu*buf + g, "
+        "p -= lr*buf); keras/src/optimizers/sgd.py L43-59 and L95-123 "
+        "(v = mu*v - lr*g, p += v)",
+        scope=(_optimizer("sgd"), "train.optimizer = 'sgd'"),
+        why="The two momentum forms differ only in where the learning rate "
+        "enters (torch: outside the buffer, Keras: inside); at a constant "
+        "learning rate they take identical steps (the tests check), so a gap "
+        "comes from the coefficient, not the form.",
+        how={
+            "torch": "torch.optim.SGD(momentum=...)",
+            "keras": "keras.optimizers.SGD(momentum=...)",
+        },
+    ),
+    Factor(
+        name="optimizer.sgd.nesterov",
+        description="whether SGD's momentum is Nesterov's",
+        defaults={"torch": False, "keras": False},
+        kind=bool,
+        source="torch/optim/sgd.py L36, L366-367 (g + mu*buf); "
+        "keras/src/optimizers/sgd.py L47, L111-119 (p += mu*v - lr*g)",
+        scope=(
+            lambda pair: (
+                _optimizer("sgd")(pair)
+                and _some_side("optimizer.sgd.momentum", lambda v: v > 0)(pair)
+            ),
+            "SGD with a momentum above 0 on some side",
+        ),
+        how={
+            "torch": "torch.optim.SGD(nesterov=...)",
+            "keras": "keras.optimizers.SGD(nesterov=...)",
+        },
+    ),
+    Factor(
+        name="optimizer.rmsprop.learning_rate",
+        description="RMSprop's step size",
+        defaults={"torch": 1e-2, "keras": 1e-3},
+        kind=float,
+        rule=(_positive, "must be a positive float"),
+        source="torch/optim/rmsprop.py L29-42 (lr=1e-2); keras/src/optimizers/"
+        "rmsprop.py L53-58 (learning_rate=0.001)",
+        scope=(_optimizer("rmsprop"), "train.optimizer = 'rmsprop'"),
+        why="'Default RMSprop' steps ten times larger in torch.",
+        how={
+            "torch": "torch.optim.RMSprop(lr=...)",
+            "keras": "keras.optimizers.RMSprop(learning_rate=...)",
+        },
+    ),
+    Factor(
+        name="optimizer.rmsprop.rho",
+        description="decay of RMSprop's average of squared gradients (torch's alpha)",
+        defaults={"torch": 0.99, "keras": 0.9},
+        kind=float,
+        rule=(_unit_open, "must be a float in [0, 1)"),
+        source="torch/optim/rmsprop.py L35 (alpha=0.99); keras/src/optimizers/"
+        "rmsprop.py L56 (rho=0.9)",
+        scope=(_optimizer("rmsprop"), "train.optimizer = 'rmsprop'"),
+        why="torch averages over about 100 steps, Keras over about 10: "
+        "Keras's step size follows recent gradients far more closely "
+        "(PUBLIC_CASES R03).",
+        how={
+            "torch": "torch.optim.RMSprop(alpha=...)",
+            "keras": "keras.optimizers.RMSprop(rho=...)",
+        },
+    ),
+    Factor(
+        name="optimizer.rmsprop.epsilon",
+        description="RMSprop's epsilon value",
+        defaults={"torch": 1e-8, "keras": 1e-7},
+        kind=float,
+        rule=(_positive, "must be a positive float"),
+        source="torch/optim/rmsprop.py L36 (eps=1e-8); keras/src/optimizers/"
+        "rmsprop.py L58 (epsilon=1e-7)",
+        scope=(_optimizer("rmsprop"), "train.optimizer = 'rmsprop'"),
+        how={
+            "torch": "torch.optim.RMSprop(eps=...)",
+            "keras": "keras.optimizers.RMSprop(epsilon=...)",
+        },
+    ),
+    Factor(
+        name="optimizer.rmsprop.epsilon_placement",
+        description="where RMSprop adds epsilon: to sqrt(v) (torch) or to v "
+        "under the square root (Keras)",
+        defaults={"torch": "outside", "keras": "inside"},
+        kind=str,
+        choices={
+            "outside": "p -= lr * g / (sqrt(v) + eps): torch.optim.RMSprop "
+            "(centered: sqrt(v - avg^2) + eps)",
+            "inside": "p -= lr * g / sqrt(v + eps): keras.optimizers.RMSprop "
+            "(centered: sqrt(v - avg^2 + eps))",
+        },
+        source="torch/optim/rmsprop.py L319-330 (avg = sqrt(square_avg), then "
+        "avg.add_(eps)); keras/src/optimizers/rmsprop.py L136-146 "
+        "(ops.sqrt(velocity + epsilon))",
+        scope=(_optimizer("rmsprop"), "train.optimizer = 'rmsprop'"),
+        why="With a recipe's large epsilon (1e-3 to 1, Inception and "
+        "EfficientNet) Keras's sqrt(eps) floor is far larger than torch's "
+        "eps: 0.03 against 0.001 at eps = 1e-3 (PUBLIC_CASES R03).",
+        how={
+            "torch": "torch.optim.RMSprop for outside; inside is KerasRMSprop, "
+            "keras/src/optimizers/rmsprop.py's update as a torch.optim."
+            "Optimizer",
+            "keras": "keras.optimizers.RMSprop for inside; outside is "
+            "TorchRMSprop, a subclass whose update_step is torch's",
+        },
+    ),
+    Factor(
+        name="optimizer.rmsprop.momentum",
+        description="RMSprop's momentum coefficient (0 = none in both)",
+        defaults={"torch": 0.0, "keras": 0.0},
+        kind=float,
+        rule=(_unit_open, "must be a float in [0, 1)"),
+        source="torch/optim/rmsprop.py L38, L332-337 (buf = mu*buf + g/avg, "
+        "p -= lr*buf); keras/src/optimizers/rmsprop.py L57, L147-152 "
+        "(m = mu*m + lr*g/denominator, p -= m)",
+        scope=(_optimizer("rmsprop"), "train.optimizer = 'rmsprop'"),
+        why="Keras folds the learning rate into the momentum buffer; at a "
+        "constant learning rate that takes the same steps as torch's form.",
+        how={
+            "torch": "RMSprop(momentum=...) (or KerasRMSprop's buffer)",
+            "keras": "RMSprop(momentum=...) (or TorchRMSprop's buffer)",
+        },
+    ),
+    Factor(
+        name="optimizer.rmsprop.centered",
+        description="whether RMSprop divides by the gradient's variance "
+        "(centred) rather than its raw second moment",
+        defaults={"torch": False, "keras": False},
+        kind=bool,
+        source="torch/optim/rmsprop.py L39, L321-325; keras/src/optimizers/"
+        "rmsprop.py L59, L132-143",
+        scope=(_optimizer("rmsprop"), "train.optimizer = 'rmsprop'"),
+        how={
+            "torch": "torch.optim.RMSprop(centered=...) (or KerasRMSprop's)",
+            "keras": "keras.optimizers.RMSprop(centered=...) (or TorchRMSprop's)",
+        },
+    ),
+    Factor(
+        name="optimizer.adadelta.learning_rate",
+        description="Adadelta's step multiplier",
+        defaults={"torch": 1.0, "keras": 1e-3},
+        kind=float,
+        rule=(_positive, "must be a positive float"),
+        source="torch/optim/adadelta.py L29-35 (lr=1.0); keras/src/optimizers/"
+        "adadelta.py L40-44 (learning_rate=0.001; standalone Keras 2 had 1.0)",
+        scope=(_optimizer("adadelta"), "train.optimizer = 'adadelta'"),
+        why="Adadelta was designed to need no learning rate (1.0); tf.keras "
+        "2.0 changed its default to 0.001, so 'default Adadelta' barely "
+        "moves in Keras (PUBLIC_CASES N08).",
+        how={
+            "torch": "torch.optim.Adadelta(lr=...)",
+            "keras": "keras.optimizers.Adadelta(learning_rate=...)",
+        },
+    ),
+    Factor(
+        name="optimizer.adadelta.rho",
+        description="decay of Adadelta's running averages",
+        defaults={"torch": 0.9, "keras": 0.95},
+        kind=float,
+        rule=(_unit_open, "must be a float in [0, 1)"),
+        source="torch/optim/adadelta.py L33 (rho=0.9); keras/src/optimizers/"
+        "adadelta.py L43 (rho=0.95)",
+        scope=(_optimizer("adadelta"), "train.optimizer = 'adadelta'"),
+        how={
+            "torch": "torch.optim.Adadelta(rho=...)",
+            "keras": "keras.optimizers.Adadelta(rho=...)",
+        },
+    ),
+    Factor(
+        name="optimizer.adadelta.epsilon",
+        description="Adadelta's epsilon, which also sets its first step size",
+        defaults={"torch": 1e-6, "keras": 1e-7},
+        kind=float,
+        rule=(_positive, "must be a positive float"),
+        source="torch/optim/adadelta.py L34, L292-302 (sqrt(acc + eps)); "
+        "keras/src/optimizers/adadelta.py L44, L84-119 (the same formula)",
+        scope=(_optimizer("adadelta"), "train.optimizer = 'adadelta'"),
+        why="The first steps are about lr * sqrt(eps / (1 - rho)): with all "
+        "three defaults torch's first step is about 2000 times Keras's "
+        "(PUBLIC_CASES N08).",
+        how={
+            "torch": "torch.optim.Adadelta(eps=...)",
+            "keras": "keras.optimizers.Adadelta(epsilon=...)",
         },
     ),
 )

@@ -14,6 +14,12 @@ owner died (its process is gone, or it stopped renewing) is taken over. If two
 processes ever do train the same trial (a lease that lapsed while its owner was
 frozen), the first outcome written wins and the second is dropped: duplicate
 work is possible in that corner, duplicate rows never.
+
+Each bisection is also recorded as a *run* (schema 3): its id, scenario,
+command, start and end, status and strategy, and its verdict both as the JSON
+report and in the lossless form `bisect-ml report` renders again. A run row is
+written when the run starts and completed when it ends, so a run that was
+interrupted, failed, or killed outright is still listed.
 """
 
 from __future__ import annotations
@@ -33,11 +39,18 @@ from pathlib import Path
 from bisect_ml._errors import StoreError
 from bisect_ml.backends import Outcome
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoreInfo", "TrialRecord", "owner_id"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "RunRecord",
+    "Store",
+    "StoreInfo",
+    "TrialRecord",
+    "owner_id",
+]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: SQLite's application_id header field: "bsml".
 _APP_ID = 0x6273_6D6C
 #: Seconds a claim stays valid without renewal.
@@ -64,6 +77,22 @@ CREATE TABLE claims (
     owner   TEXT NOT NULL,
     expires REAL NOT NULL
 );
+CREATE TABLE runs (
+    id            TEXT PRIMARY KEY,
+    scenario      TEXT NOT NULL,
+    scenario_path TEXT,
+    command       TEXT NOT NULL,
+    started       REAL NOT NULL,
+    finished      REAL,
+    status        TEXT NOT NULL,
+    strategy      TEXT NOT NULL,
+    owner         TEXT NOT NULL,
+    result        TEXT,
+    error         TEXT,
+    verdict       TEXT,
+    state         TEXT
+);
+CREATE INDEX runs_started ON runs (started);
 """
 
 # Schema 1 had the first seven columns of `trials` and no claims.
@@ -80,6 +109,12 @@ CREATE TABLE claims (
     expires REAL NOT NULL
 );
 """
+
+# Schema 2 had no runs: the table is added, every trial stays as it is.
+_MIGRATE_2_TO_3 = _SCHEMA[_SCHEMA.index("CREATE TABLE runs") :]
+_MIGRATIONS = {1: _MIGRATE_1_TO_2, 2: _MIGRATE_2_TO_3}
+#: Run statuses: `running` until the run ends (or its process is killed).
+RUN_STATUSES = ("running", "finished", "interrupted", "failed")
 
 
 def owner_id() -> str:
@@ -131,6 +166,35 @@ class StoreInfo:
     oldest: float | None = None
     newest: float | None = None
     claims: int = 0
+    runs: dict[str, int] = field(default_factory=dict)
+    """Runs by status (empty for a store older than schema 3)."""
+    recent: tuple[RunRecord, ...] = ()
+    """The latest runs, newest first."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A stored run: one bisection, from its command to its verdict.
+
+    ``status`` is ``running``, ``finished``, ``interrupted`` or ``failed``; a
+    run still marked running whose process is gone reads as ``interrupted``.
+    ``result`` is the verdict's status (``explained``, ``residual``,
+    ``no_gap``) once finished; ``verdict`` is the JSON report and ``state``
+    the lossless verdict that reports are rendered from again.
+    """
+
+    id: str
+    scenario: str
+    scenario_path: str | None
+    command: tuple[str, ...]
+    started: float
+    finished: float | None
+    status: str
+    strategy: str
+    result: str | None = None
+    error: str | None = None
+    verdict: str | None = None
+    state: str | None = None
 
 
 class Store:
@@ -233,30 +297,39 @@ class Store:
             self._db.execute("PRAGMA journal_mode = WAL")
 
     def _migrate(self, version: int) -> None:
-        """Bring a schema-1 store to the current schema, in one transaction."""
+        """Bring an older store to the current schema, in one transaction."""
         db = self._db
+        kept = 0
         with self._write(exclusive=True):
             current = db.execute("PRAGMA user_version").fetchone()[0]
             if current != version:  # another process migrated it meanwhile
                 return
-            for statement in _statements(_MIGRATE_1_TO_2):
-                db.execute(statement)
-            rows = db.execute("SELECT key, outcome FROM trials").fetchall()
-            for key, outcome in rows:
-                versions = json.loads(outcome).get("versions", {})
-                db.execute(
-                    "UPDATE trials SET versions = ? WHERE key = ?",
-                    (json.dumps(versions, sort_keys=True), key),
-                )
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _statements(_MIGRATIONS[step]):
+                    db.execute(statement)
+                if step == 1:
+                    self._fill_versions(db)
+            kept = db.execute("SELECT count(*) FROM trials").fetchone()[0]
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         logger.warning(
             "store %s migrated from schema version %d to %d (%d trials kept)",
             self.path,
             version,
             SCHEMA_VERSION,
-            len(rows),
+            kept,
         )
         self.schema_version = SCHEMA_VERSION
+
+    @staticmethod
+    def _fill_versions(db: sqlite3.Connection) -> None:
+        """Schema 2's `versions` column, read from each schema-1 outcome."""
+        rows = db.execute("SELECT key, outcome FROM trials").fetchall()
+        for key, outcome in rows:
+            versions = json.loads(outcome).get("versions", {})
+            db.execute(
+                "UPDATE trials SET versions = ? WHERE key = ?",
+                (json.dumps(versions, sort_keys=True), key),
+            )
 
     @contextlib.contextmanager
     def _write(self, *, exclusive: bool = False) -> Iterator[sqlite3.Connection]:
@@ -433,6 +506,115 @@ class Store:
                     [(owner, k) for k in keys],
                 )
 
+    # -- runs ------------------------------------------------------------------
+
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        scenario: str,
+        scenario_path: str | None,
+        command: Iterable[str],
+        strategy: str,
+        owner: str | None = None,
+    ) -> None:
+        """Record that run ``run_id`` started (status ``running``)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO runs (id, scenario, scenario_path, command, started, "
+                "status, strategy, owner) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    run_id,
+                    scenario,
+                    scenario_path,
+                    json.dumps(list(command)),
+                    time.time(),
+                    strategy,
+                    owner or owner_id(),
+                ),
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        result: str | None = None,
+        verdict: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how run ``run_id`` ended, with its verdict when it has one."""
+        if status not in RUN_STATUSES[1:]:
+            raise ValueError(
+                f"`status` must be one of {RUN_STATUSES[1:]}, got {status!r}"
+            )
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET finished = ?, status = ?, result = ?, verdict = ?, "
+                "state = ?, error = ? WHERE id = ?",
+                (time.time(), status, result, verdict, state, error, run_id),
+            )
+
+    def _has_runs(self) -> bool:
+        return bool(
+            self._db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                "AND name = 'runs'"
+            ).fetchone()[0]
+        )
+
+    def runs(self, limit: int | None = None) -> list[RunRecord]:
+        """The stored runs, newest first (none in a store older than schema 3)."""
+        if not self._has_runs():
+            return []
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started DESC, rowid DESC "
+            "LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        return [_run_record(row) for row in rows]
+
+    def run(self, ref: str) -> RunRecord:
+        """The run whose id is ``ref`` or starts with it; ``latest`` is the newest.
+
+        Raises
+        ------
+        StoreError
+            When no run, or more than one, matches.
+        """
+        hint = "; `bisect-ml store info` lists the latest runs"
+        if not self._has_runs():
+            raise StoreError(
+                self.path,
+                f"holds no runs (schema version {self.schema_version}, runs are "
+                "recorded from version 3 on): run a bisection with this store first",
+            )
+        if ref == "latest":
+            found = self.runs(limit=1)
+            if not found:
+                raise StoreError(self.path, "holds no runs yet")
+            return found[0]
+        if not ref or not all(c in "0123456789abcdef" for c in ref):
+            raise StoreError(
+                self.path,
+                f"a run id is hexadecimal (or `latest`), got {ref!r}" + hint,
+            )
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE substr(id, 1, ?) = ? "
+            "ORDER BY started DESC LIMIT 3",
+            (len(ref), ref),
+        ).fetchall()
+        if not rows:
+            raise StoreError(self.path, f"has no run {ref!r}" + hint)
+        if len(rows) > 1:
+            ids = ", ".join(row[0] for row in rows)
+            raise StoreError(
+                self.path,
+                f"run id prefix {ref!r} is ambiguous ({ids}); give more of it",
+            )
+        return _run_record(rows[0])
+
     # -- maintenance -----------------------------------------------------------
 
     def info(self) -> StoreInfo:
@@ -463,6 +645,12 @@ class Store:
             for suffix in ("", "-wal"):
                 with contextlib.suppress(OSError):
                     size += Path(self.path + suffix).stat().st_size
+        runs: dict[str, int] = {}
+        if self._has_runs():
+            for status, owner in db.execute("SELECT status, owner FROM runs"):
+                if status == "running" and _owner_is_dead(owner):
+                    status = "interrupted"
+                runs[status] = runs.get(status, 0) + 1
         return StoreInfo(
             path=self.path,
             schema_version=self.schema_version,
@@ -479,6 +667,8 @@ class Store:
             oldest=oldest,
             newest=newest,
             claims=int(claims),
+            runs=runs,
+            recent=tuple(self.runs(limit=5)),
         )
 
     def prune(
@@ -571,3 +761,28 @@ def _versions_label(versions: Mapping[str, str]) -> str:
     if not versions:
         return "(unknown)"
     return ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+
+
+_RUN_COLUMNS = (
+    "id, scenario, scenario_path, command, started, finished, status, strategy, "
+    "owner, result, error, verdict, state"
+)
+
+
+def _run_record(row: tuple) -> RunRecord:
+    (run_id, scenario, path, command, started, finished, status, strategy, owner) = row[
+        :9
+    ]
+    if status == "running" and _owner_is_dead(owner):
+        status = "interrupted"  # its process was killed without a word
+    return RunRecord(
+        run_id,
+        scenario,
+        path,
+        tuple(json.loads(command)),
+        started,
+        finished,
+        status,
+        strategy,
+        *row[9:],
+    )

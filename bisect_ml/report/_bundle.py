@@ -22,24 +22,40 @@ __all__ = ["write_bundle"]
 def write_bundle(folder: Path, pair: Pair, verdict: Verdict, argv: list[str]) -> Path:
     """Write ``scenario.toml``, ``repro.json`` and ``REPRODUCE.md`` into ``folder``.
 
-    The command recorded re-runs the same bisection on the copied scenario file
-    with the same seeds and strategy; the library versions recorded are those the
-    trials ran with, and the store key of every trial includes them, so a run
-    with other versions trains afresh instead of reusing stale outcomes.
+    The command recorded, run from ``folder``, re-runs the same bisection on the
+    copied scenario file
+    with the same seeds (and seed cap and step, when seeds were adaptive),
+    strategy and trial budget; ``repro.json`` records them under ``seeding``.
+    The library versions recorded are those the trials ran with, and the store
+    key of every trial includes them, so a run with other versions trains
+    afresh instead of reusing stale outcomes.
     """
     folder.mkdir(parents=True, exist_ok=True)
     scenario = folder / "scenario.toml"
     if pair.path and Path(pair.path).is_file():
         shutil.copyfile(pair.path, scenario)
+    looks = [int(n) for n in verdict.settings.get("looks") or [len(verdict.seeds)]]
+    seeding = {
+        "seeds_per_arm": len(verdict.seeds),
+        "max_seeds": looks[-1],
+        "seed_step": looks[1] - looks[0] if len(looks) > 1 else None,
+        "looks": looks,
+        "first_seed": verdict.seeds[0],
+    }
     command = [
         "bisect-ml",
         "bisect",
-        str(scenario),
+        scenario.name,
         "--seeds",
         str(len(verdict.seeds)),
         "--strategy",
         verdict.strategy,
     ]
+    if len(looks) > 1:
+        command += ["--max-seeds", str(looks[-1])]
+        command += ["--seed-step", str(seeding["seed_step"])]
+    if verdict.settings.get("max_trials") is not None:
+        command += ["--max-trials", str(verdict.settings["max_trials"])]
     versions = {
         **{k: str(v) for k, v in verdict.versions.items()},
         "bisect-ml": bisect_ml.__version__,
@@ -50,6 +66,7 @@ def write_bundle(folder: Path, pair: Pair, verdict: Verdict, argv: list[str]) ->
         "command": shlex.join(command),
         "original_command": shlex.join(["bisect-ml", *argv]),
         "seeds": list(verdict.seeds),
+        "seeding": seeding,
         "settings": verdict.settings,
         "versions": versions,
         "platform": platform.platform(),
@@ -59,8 +76,13 @@ def write_bundle(folder: Path, pair: Pair, verdict: Verdict, argv: list[str]) ->
     listed = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
     (folder / "REPRODUCE.md").write_text(
         f"# Reproduce `{verdict.pair}`\n\n"
-        f"```bash\n{info['command']}\n```\n\n"
-        f"Seeds {verdict.seeds[0]}..{verdict.seeds[-1]}; versions: {listed}; "
-        f"platform: {info['platform']}.\n"
+        f"From this folder:\n\n```bash\n{info['command']}\n```\n\n"
+        f"Seeds {verdict.seeds[0]}..{verdict.seeds[-1]} per arm"
+        + (
+            f", adaptive up to {looks[-1]} (looks at {', '.join(map(str, looks))})"
+            if len(looks) > 1
+            else ""
+        )
+        + f"; versions: {listed}; platform: {info['platform']}.\n"
     )
     return folder

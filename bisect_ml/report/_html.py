@@ -1,7 +1,9 @@
 """A self-contained HTML report with plots, rendered from a `Verdict` alone.
 
 Plots are drawn with matplotlib (imported on first use, Agg backend) and
-embedded as PNG data URIs, so the file needs no network to be viewed.
+embedded as PNG data URIs, so the file needs no network to be viewed. The text
+sections are the Markdown report's own lines (`bisect_ml.report._markdown`),
+turned into HTML, so the two reports never say different things.
 """
 
 from __future__ import annotations
@@ -10,23 +12,27 @@ import base64
 import html
 import io
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
-from bisect_ml.verdict import Status
+from bisect_ml.report._markdown import (
+    arm_rows,
+    cause_rows,
+    closure_lines,
+    decision_rows,
+    gap_lines,
+    headline,
+    interaction_rows,
+    power_lines,
+    seeds_line,
+    side_share_lines,
+)
 
 if TYPE_CHECKING:
     from bisect_ml.stats import Ratio
-    from bisect_ml.verdict import ArmResult, Cause, Verdict
+    from bisect_ml.verdict import ArmResult, Verdict
 
 __all__ = ["to_html"]
-
-# TODO(#6): share these headlines with the Markdown report once both settle.
-_HEADLINE = {
-    Status.EXPLAINED: "The gap is explained by the causes below.",
-    Status.RESIDUAL: "The gap is NOT fully explained by catalogued factors.",
-    Status.NO_GAP: "No significant gap: the sides differ by no more than seed noise "
-    "at this budget.",
-}
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
@@ -57,17 +63,6 @@ def _png(fig: Any) -> str:
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _fmt(x: float, digits: int = 4) -> str:
-    return f"{x:.{digits}g}" if math.isfinite(x) else "n/a"
-
-
-def _pct(r: Ratio) -> str:
-    def p(x: float) -> str:
-        return f"{x:.0%}" if math.isfinite(x) else "n/a"
-
-    return f"{p(r.estimate)} [{p(r.low)}, {p(r.high)}]"
 
 
 def _arm_color(arm: ArmResult) -> str:
@@ -159,41 +154,114 @@ def _curves(v: Verdict, metric: str) -> str | None:
     return _png(fig)
 
 
-def _cause_table(causes: tuple[Cause, ...]) -> str:
-    rows = "".join(
-        f"<tr><td><code>{html.escape(c.factor)}</code></td>"
-        f"<td><code>{html.escape(repr(c.values['torch']))}</code>"
-        f"{' (default)' if c.is_default['torch'] else ''}</td>"
-        f"<td><code>{html.escape(repr(c.values['keras']))}</code>"
-        f"{' (default)' if c.is_default['keras'] else ''}</td>"
-        f"<td>{_pct(c.share)}</td><td>{c.pvalue_adjusted:.2g}</td>"
-        f"<td>{c.comparisons['torch'].n[0]}</td></tr>"
-        for c in causes
+_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`")
+
+
+def _inline(text: str) -> str:
+    """Markdown's **bold** and `code` in one line of text, the rest escaped."""
+    out, last = [], 0
+    for m in _INLINE.finditer(text):
+        out.append(html.escape(text[last : m.start()]))
+        if m.group(1) is not None:
+            out.append(f"<b>{_inline(m.group(1))}</b>")
+        else:
+            out.append(f"<code>{html.escape(m.group(2))}</code>")
+        last = m.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def _block(lines: list[str]) -> str:
+    """The Markdown report's bullets and tables, as HTML."""
+    parts: list[str] = []
+    items: list[str] = []
+    rows: list[str] = []
+
+    def flush() -> None:
+        if items:
+            parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+            items.clear()
+        if rows:
+            head, *body = rows
+            parts.append(
+                "<table><tr>"
+                + "".join(f"<th>{_inline(c)}</th>" for c in _cells(head))
+                + "</tr>"
+                + "".join(
+                    "<tr>"
+                    + "".join(f"<td>{_inline(c)}</td>" for c in _cells(r))
+                    + "</tr>"
+                    for r in body
+                    if not set(r) <= set("|-: ")
+                )
+                + "</table>"
+            )
+            rows.clear()
+
+    for line in lines:
+        if line.startswith("|"):
+            if items:
+                flush()
+            rows.append(line)
+        elif line.startswith("- "):
+            if rows:
+                flush()
+            items.append(_inline(line[2:]))
+        elif line.startswith("  ") and items:
+            items[-1] += " " + _inline(line.strip().removeprefix("- "))
+        else:
+            flush()
+            if line.strip():
+                parts.append(f"<p>{_inline(line)}</p>")
+    flush()
+    return "\n".join(parts)
+
+
+def _tests_list(v: Verdict) -> str:
+    tests = "".join(f"<li>{_inline(t)}</li>" for t in v.tests)
+    return f"<h3>Tests and corrections used</h3><ul>{tests}</ul>"
+
+
+def _environment(v: Verdict) -> str:
+    versions = ", ".join(
+        f"{html.escape(k)} {html.escape(str(val))}"
+        for k, val in sorted(v.versions.items())
     )
     return (
-        "<table><tr><th>factor</th><th>torch value</th><th>keras value</th>"
-        "<th>share of gap [95% CI]</th><th>p (Holm)</th><th>seeds</th></tr>"
-        f"{rows}</table>"
+        "<h3>Environment</h3><p class='small'>"
+        f"{versions}; settings: {html.escape(str(v.settings))}</p>"
     )
 
 
 def to_html(v: Verdict) -> str:
-    """Render ``v`` as one self-contained HTML page."""
+    """Render ``v`` as one self-contained HTML page.
+
+    It holds everything the Markdown report says (the same lines, as HTML)
+    and three plots: per-arm distributions, shares of the gap, training curves.
+    """
     metric = str(v.settings.get("metric", "metric"))
-    g = v.gap
-    lo, hi = g.confidence_interval()
     esc = html.escape
+    title = headline(v.status)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>bisect-ml: {esc(v.pair)}</title><style>{_CSS}</style></head><body>",
         f"<h1>bisect-ml: {esc(v.pair)}</h1>",
-        f"<p class='verdict {v.status.value}'><b>{esc(_HEADLINE[v.status])}</b> "
-        f"(status <code>{v.status.value}</code>, exit code {v.status.exit_code})</p>",
+        f"<p class='verdict {v.status.value}'><b>{esc(title[0].upper() + title[1:])}."
+        f"</b> (status <code>{v.status.value}</code>, exit code "
+        f"{v.status.exit_code})</p>",
         "<h2>Gap</h2>",
-        f"<p>gap (torch - keras) in test {esc(metric)}: <b>{_fmt(g.effect)}</b>, "
-        f"95% CI [{_fmt(lo)}, {_fmt(hi)}]; {esc(g.test)} p = {g.pvalue:.2g}, "
-        f"{esc(g.rank_test)} p = {g.pvalue_rank:.2g}; {g.n[1]} and {g.n[0]} seeds; "
-        f"diverged: torch {g.diverged[1]}, keras {g.diverged[0]}.</p>",
+        _block(gap_lines(v)),
+    ]
+    if v.power is not None:
+        parts += [
+            "<h2 id='power'>Noise and power (A/A calibration)</h2>",
+            _block(power_lines(v.power, metric)),
+        ]
+    parts += [
         "<h2>Error distributions over seeds</h2>",
         f"<img alt='per-arm distributions' src='{_distributions(v, metric)}'>",
     ]
@@ -203,23 +271,35 @@ def to_html(v: Verdict) -> str:
             "<h2>Shares of the gap</h2>",
             f"<img alt='shares of the gap' src='{shares}'>",
         ]
-    if v.found:
-        parts += ["<h3>Causes</h3>", _cause_table(v.found)]
+    if v.causes:
+        parts.append("<h3>Causes</h3>")
+        if v.found:
+            parts += [_block(cause_rows(v.found)), _block(side_share_lines(v.found))]
+        else:
+            parts.append(
+                "<p>No single factor moves either side significantly toward the "
+                "other.</p>"
+            )
     if v.offsetting:
         parts += [
             "<h3>Offsetting (pushing the sides apart the other way)</h3>",
-            _cause_table(v.offsetting),
+            _block(cause_rows(v.offsetting)),
         ]
     if v.ruled_out:
-        parts += ["<h3>Ruled out</h3>", _cause_table(v.ruled_out)]
+        parts += ["<h3>Ruled out</h3>", _block(cause_rows(v.ruled_out))]
+    if v.interactions:
+        parts += [
+            "<h2 id='interactions'>Interactions between causes</h2>",
+            "<p>The 2x2 interaction contrast of two causes' values, over |gap|; "
+            "per side, how much more of the gap swapping both closes than the sum "
+            "of swapping each alone. Significant ones in bold.</p>",
+            _block(interaction_rows(v.interactions)),
+        ]
     if v.closure is not None:
-        cl = v.closure
-        r = cl.residual
-        parts.append(
-            f"<p>Closure: every differing factor swapped closes {_pct(cl.share)}; "
-            f"status <b>{esc(cl.status)}</b>; residual {r[0]:.0%} "
-            f"[{r[1]:.0%}, {r[2]:.0%}]; interaction {_pct(cl.interaction)}.</p>"
-        )
+        parts += [
+            "<h2 id='closure'>Closure, interactions and residual</h2>",
+            _block(closure_lines(v.closure)),
+        ]
     curves = _curves(v, metric)
     if curves:
         parts += [
@@ -227,33 +307,30 @@ def to_html(v: Verdict) -> str:
             f"<img alt='training curves' src='{curves}'>",
         ]
     if v.notes:
-        parts += ["<h2>Notes</h2><ul>"]
-        parts += [f"<li>{esc(n)}</li>" for n in v.notes]
-        parts.append("</ul>")
+        parts += ["<h2>Notes</h2>", _block([f"- {n}" for n in v.notes])]
     parts += [
-        "<h2>Evidence</h2><ul>",
-        f"<li>strategy <code>{esc(v.strategy)}</code>, stopped because: "
-        f"<b>{esc(v.stop_reason.value)}</b></li>",
-        f"<li>seeds per arm: {len(v.seeds)} ({v.seeds[0]}..{v.seeds[-1]})</li>",
-        f"<li>trials: {v.trials_run} trained, {v.trials_cached} from the store; "
-        f"wall time {v.wall_seconds:.1f} s</li>",
-        "<li>tests used:<ul>",
-        *[f"<li>{esc(t)}</li>" for t in v.tests],
-        "</ul></li></ul>",
-        "<h3>Trial log</h3><table><tr><th>arm</th><th>backend</th><th>mean</th>"
-        "<th>diverged</th><th>per-seed values</th></tr>",
-        *[
-            f"<tr><td>{esc(a.label)}</td><td>{esc(a.backend)}</td>"
-            f"<td>{_fmt(a.mean)}</td><td>{a.diverged}</td>"
-            f"<td class='small'>{', '.join(_fmt(x, 3) for x in a.values)}</td></tr>"
-            for a in v.arms
-        ],
-        "</table>",
-        "<h3>Environment</h3><p class='small'>"
-        + ", ".join(
-            f"{esc(k)} {esc(str(val))}" for k, val in sorted(v.versions.items())
-        )
-        + f"; settings: {esc(str(v.settings))}</p>",
+        "<h2 id='evidence'>Evidence</h2>",
+        _block(
+            [
+                f"- strategy `{v.strategy}`, stopped because: "
+                f"**{v.stop_reason.value}**",
+                seeds_line(v),
+                f"- trials: {v.trials_run} trained, {v.trials_cached} from the "
+                f"store; wall time {v.wall_seconds:.1f} s (training "
+                f"{v.train_seconds:.1f} s)",
+            ]
+        ),
+        _tests_list(v),
+    ]
+    if v.decisions:
+        parts += [
+            "<h3 id='decisions'>Decision log: why each decision stopped</h3>",
+            _block(decision_rows(v)),
+        ]
+    parts += [
+        "<h3>Trial log</h3>",
+        _block(arm_rows(v)),
+        _environment(v),
         "</body></html>",
     ]
     return "\n".join(parts)

@@ -31,8 +31,10 @@ Keys are only ever added within a version; a key removed or re-shaped bumps it.
   decision, in order, and why it stopped taking seeds
 - ``arms``: [{label, base, swap, backend, seeds, values, mean, diverged, n,
   stop, decided_by}]
-- ``candidates``, ``seeds``, ``settings``, ``tests``, ``notes``, ``versions``,
-  ``trials`` {run, cached}, ``seconds`` {wall, training}
+- ``candidates``, ``seeds`` (the first-look seeds), ``settings`` (among
+  them ``seeds_per_arm``, ``max_seeds`` and ``looks``: the seeds used, fixed
+  or adaptive), ``tests``, ``notes``, ``versions``, ``trials`` {run, cached},
+  ``seconds`` {wall, training}
 """
 
 from __future__ import annotations

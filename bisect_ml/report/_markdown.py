@@ -5,9 +5,21 @@ from __future__ import annotations
 import math
 
 from bisect_ml.stats import Ratio
-from bisect_ml.verdict import Cause, Interaction, Power, Status, Verdict
+from bisect_ml.verdict import Cause, Closure, Interaction, Power, Status, Verdict
 
-__all__ = ["to_markdown"]
+__all__ = [
+    "arm_rows",
+    "cause_rows",
+    "closure_lines",
+    "decision_rows",
+    "headline",
+    "gap_lines",
+    "interaction_rows",
+    "power_lines",
+    "seeds_line",
+    "side_share_lines",
+    "to_markdown",
+]
 
 _HEADLINE = {
     Status.EXPLAINED: "the gap is explained by the causes below",
@@ -15,6 +27,11 @@ _HEADLINE = {
     Status.NO_GAP: "no significant gap: the sides differ by no more than seed noise "
     "at this budget",
 }
+
+
+def headline(status: Status) -> str:
+    """The one-sentence verdict every report leads with (lower case, no stop)."""
+    return _HEADLINE[status]
 
 
 def _f(x: float, digits: int = 4) -> str:
@@ -53,7 +70,7 @@ def _stop(reason: str) -> str:
     }.get(reason, reason or "-")
 
 
-def _cause_rows(causes: tuple[Cause, ...]) -> list[str]:
+def cause_rows(causes: tuple[Cause, ...]) -> list[str]:
     rows = [
         "| factor | torch value | keras value | share of gap [95% CI] | "
         "p (Holm) | seeds | stopped |",
@@ -68,7 +85,7 @@ def _cause_rows(causes: tuple[Cause, ...]) -> list[str]:
     return rows
 
 
-def _power_lines(pw: Power, metric: str) -> list[str]:
+def power_lines(pw: Power, metric: str) -> list[str]:
     noise = ", ".join(
         f"{fw} {_f(n.sd, 3)} [{_f(n.low, 3)}, {_f(n.high, 3)}] ({n.n} seeds)"
         for fw, n in pw.noise.items()
@@ -118,7 +135,7 @@ def _power_lines(pw: Power, metric: str) -> list[str]:
     return out
 
 
-def _interaction_rows(items: tuple[Interaction, ...]) -> list[str]:
+def interaction_rows(items: tuple[Interaction, ...]) -> list[str]:
     rows = [
         "| factors | interaction / gap [95% CI] | torch: both swapped close, "
         "beyond the sum | keras: same | p (Holm) | seeds |",
@@ -138,7 +155,7 @@ def _subject(kind: str, subject: str) -> str:
     return subject if kind == subject else f"{kind}: `{subject}`"
 
 
-def _seeds_line(v: Verdict) -> str:
+def seeds_line(v: Verdict) -> str:
     looks = v.settings.get("looks") or [len(v.seeds)]
     if len(looks) > 1:
         return (
@@ -152,21 +169,90 @@ def _seeds_line(v: Verdict) -> str:
     )
 
 
-def to_markdown(v: Verdict) -> str:
-    """Render ``v`` as a Markdown root-cause report."""
+def closure_lines(cl: Closure) -> list[str]:
+    """The closure arm's findings, one Markdown bullet each."""
+    r = cl.residual
+    out = [
+        f"- every differing factor swapped closes {_pct(cl.share)} of the gap "
+        f"({cl.share.n} seeds); closure status: **{cl.status}**",
+        f"- residual (unexplained): {r[0]:.0%} [{r[1]:.0%}, {r[2]:.0%}] "
+        f"({_level(cl.share, '95%')}); "
+        f"[{cl.residual_90[0]:.0%}, {cl.residual_90[1]:.0%}] (90%) against the "
+        f"equivalence margin +-{cl.margin:.0%}",
+        f"- interaction (closure minus the sum of single-factor shares, both "
+        f"directions averaged, so a pure two-factor interaction cancels here): "
+        f"{_pct(cl.interaction)} ({cl.interaction.n} seeds)",
+    ]
+    for fw, e in cl.equivalence.items():
+        d = cl.difference[fw]
+        out.append(
+            f"- {fw} <- all vs the other side: difference {_f(e.effect)}, "
+            f"{d.test} p = {_p(d.pvalue)}; TOST within +-{_f(e.margin)} "
+            f"p = {_p(e.pvalue)}"
+        )
+    return out
+
+
+def decision_rows(v: Verdict) -> list[str]:
+    """The decision log as a Markdown table: what each decision found, and why
+    it stopped taking seeds."""
+    out = [
+        "| decision | outcome | seeds | stopped | p |",
+        "|---|---|---|---|---|",
+    ]
+    for dec in v.decisions:
+        p = _p(dec.pvalue) if math.isfinite(dec.pvalue) else "-"
+        out.append(
+            f"| {_subject(dec.kind, dec.subject)} | {dec.outcome} | {dec.seeds} of "
+            f"{dec.looks[-1]} | {_stop(dec.stop.value)} | {p} |"
+        )
+    return out
+
+
+def arm_rows(v: Verdict) -> list[str]:
+    """Every arm with its per-seed values, as a Markdown table."""
+    out = [
+        "| arm | backend | seeds | mean | diverged | of them failed | stopped | "
+        "per-seed values |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a in v.arms:
+        vals = ", ".join(_f(x, 3) for x in a.values)
+        stop = f"{_stop(a.stop)} ({a.decided_by})" if a.stop else "-"
+        out.append(
+            f"| {a.label} | {a.backend} | {a.n} | {_f(a.mean)} | {a.diverged} | "
+            f"{a.failed} | {stop} | {vals} |"
+        )
+    return out
+
+
+def side_share_lines(causes: tuple[Cause, ...]) -> list[str]:
+    """Per cause, the share each side's swap closes (and over training)."""
+    out = []
+    for c in causes:
+        side = c.share_by_side
+        out.append(
+            f"- `{c.factor}`: torch taking keras's value closes "
+            f"{_pct(side['torch'])}; keras taking torch's closes "
+            f"{_pct(side['keras'])}"
+        )
+        if len(c.share_by_epoch) > 2:
+            first, last = c.share_by_epoch[0], c.share_by_epoch[-1]
+            out.append(
+                f"  (share after epoch 1: {_f(first * 100, 3)}%, "
+                f"after the last: {_f(last * 100, 3)}%)"
+            )
+    return out
+
+
+def gap_lines(v: Verdict) -> list[str]:
+    """The gap between the sides: means, estimate, tests, and over training."""
     g = v.gap
     lo, hi = g.confidence_interval()
     metric = v.settings.get("metric", "metric")
     means_t = sum(x for x in g.b if x == x) / max(1, g.n[1] - g.diverged[1])
     means_k = sum(x for x in g.a if x == x) / max(1, g.n[0] - g.diverged[0])
     out = [
-        f"# bisect-ml: {v.pair}",
-        "",
-        f"**Verdict: {_HEADLINE[v.status]}** (status `{v.status.value}`, "
-        f"exit code {v.status.exit_code}).",
-        "",
-        "## Gap",
-        "",
         f"- mean test {metric}: torch {_f(means_t)}, keras {_f(means_k)} "
         f"({g.n[1]} and {g.n[0]} seeds; diverged: torch {g.diverged[1]}, "
         f"keras {g.diverged[0]})",
@@ -179,28 +265,32 @@ def to_markdown(v: Verdict) -> str:
             "- gap over training: "
             + ", ".join(f"epoch {i + 1}: {_f(v.gap_by_epoch[i], 3)}" for i in marks)
         )
+    return out
+
+
+def to_markdown(v: Verdict) -> str:
+    """Render ``v`` as a Markdown root-cause report."""
+    metric = v.settings.get("metric", "metric")
+    out = [
+        f"# bisect-ml: {v.pair}",
+        "",
+        f"**Verdict: {headline(v.status)}** (status `{v.status.value}`, "
+        f"exit code {v.status.exit_code}).",
+        "",
+        "## Gap",
+        "",
+        *gap_lines(v),
+    ]
     if v.power is not None:
         out += ["", "## Noise and power (A/A calibration)", ""]
-        out += _power_lines(v.power, metric)
+        out += power_lines(v.power, metric)
 
     if v.causes:
         out += ["", "## Causes", ""]
         if v.found:
-            out += _cause_rows(v.found)
+            out += cause_rows(v.found)
             out.append("")
-            for c in v.found:
-                side = c.share_by_side
-                out.append(
-                    f"- `{c.factor}`: torch taking keras's value closes "
-                    f"{_pct(side['torch'])}; keras taking torch's closes "
-                    f"{_pct(side['keras'])}"
-                )
-                if len(c.share_by_epoch) > 2:
-                    first, last = c.share_by_epoch[0], c.share_by_epoch[-1]
-                    out.append(
-                        f"  (share after epoch 1: {_f(first * 100, 3)}%, "
-                        f"after the last: {_f(last * 100, 3)}%)"
-                    )
+            out += side_share_lines(v.found)
         else:
             out.append(
                 "No single factor moves either side significantly toward the other."
@@ -212,10 +302,10 @@ def to_markdown(v: Verdict) -> str:
                 "way: they hide part of the gap)",
                 "",
             ]
-            out += _cause_rows(v.offsetting)
+            out += cause_rows(v.offsetting)
         if v.ruled_out:
             out += ["", "## Ruled out (no significant move either way)", ""]
-            out += _cause_rows(v.ruled_out)
+            out += cause_rows(v.ruled_out)
 
     if v.interactions:
         out += [
@@ -227,32 +317,11 @@ def to_markdown(v: Verdict) -> str:
             "swapping each alone. Significant ones in bold.",
             "",
         ]
-        out += _interaction_rows(v.interactions)
+        out += interaction_rows(v.interactions)
 
     if v.closure is not None:
-        cl = v.closure
-        r = cl.residual
-        out += [
-            "",
-            "## Closure, interactions and residual",
-            "",
-            f"- every differing factor swapped closes {_pct(cl.share)} of the gap "
-            f"({cl.share.n} seeds); closure status: **{cl.status}**",
-            f"- residual (unexplained): {r[0]:.0%} [{r[1]:.0%}, {r[2]:.0%}] "
-            f"({_level(cl.share, '95%')}); "
-            f"[{cl.residual_90[0]:.0%}, {cl.residual_90[1]:.0%}] (90%) against the "
-            f"equivalence margin +-{cl.margin:.0%}",
-            f"- interaction (closure minus the sum of single-factor shares, both "
-            f"directions averaged, so a pure two-factor interaction cancels here): "
-            f"{_pct(cl.interaction)} ({cl.interaction.n} seeds)",
-        ]
-        for fw, e in cl.equivalence.items():
-            d = cl.difference[fw]
-            out.append(
-                f"- {fw} <- all vs the other side: difference {_f(e.effect)}, "
-                f"{d.test} p = {_p(d.pvalue)}; TOST within +-{_f(e.margin)} "
-                f"p = {_p(e.pvalue)}"
-            )
+        out += ["", "## Closure, interactions and residual", ""]
+        out += closure_lines(v.closure)
 
     if v.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in v.notes]
@@ -262,36 +331,15 @@ def to_markdown(v: Verdict) -> str:
         "## Evidence",
         "",
         f"- strategy `{v.strategy}`, stopped because: **{v.stop_reason.value}**",
-        _seeds_line(v),
+        seeds_line(v),
         f"- trials: {v.trials_run} trained, {v.trials_cached} from the store; "
         f"wall time {v.wall_seconds:.1f} s (training {v.train_seconds:.1f} s)",
         "- tests used:",
     ]
     out += [f"  - {t}" for t in v.tests]
     if v.decisions:
-        out += [
-            "",
-            "| decision | outcome | seeds | stopped | p |",
-            "|---|---|---|---|---|",
-        ]
-        for dec in v.decisions:
-            p = _p(dec.pvalue) if math.isfinite(dec.pvalue) else "-"
-            out.append(
-                f"| {_subject(dec.kind, dec.subject)} | {dec.outcome} | {dec.seeds} of "
-                f"{dec.looks[-1]} | {_stop(dec.stop.value)} | {p} |"
-            )
-    out += [
-        "",
-        "| arm | backend | seeds | mean | diverged | stopped | per-seed values |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for a in v.arms:
-        vals = ", ".join(_f(x, 3) for x in a.values)
-        stop = f"{_stop(a.stop)} ({a.decided_by})" if a.stop else "-"
-        out.append(
-            f"| {a.label} | {a.backend} | {a.n} | {_f(a.mean)} | {a.diverged} | "
-            f"{stop} | {vals} |"
-        )
+        out += [""] + decision_rows(v)
+    out += [""] + arm_rows(v)
     if v.versions:
         out += [
             "",

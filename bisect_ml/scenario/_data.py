@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import functools
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,9 +88,18 @@ def _from_path(spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
                         received=sorted(keys),
                     )
                 x, y = npz["x"], npz["y"]
-        except (OSError, ValueError) as err:
+        except (
+            OSError,
+            ValueError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+        ) as err:
+            first = (str(err).splitlines() or [""])[0]
             raise ScenarioError(
-                f"cannot be read as .npz ({err})", key="data.path", received=str(path)
+                f"cannot be read as .npz ({err.__class__.__name__}: {first})",
+                key="data.path",
+                received=str(path),
             ) from None
     elif path.suffix == ".csv":
         x, y = _read_csv(path, spec.target)
@@ -96,12 +107,7 @@ def _from_path(spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
         raise ScenarioError(
             "must end in .npz or .csv", key="data.path", received=str(path)
         )
-    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
-        raise ScenarioError(
-            "must hold `x` of shape (n, features) and `y` of shape (n,)",
-            key="data.path",
-            received=f"x{x.shape}, y{y.shape}",
-        )
+    _check_arrays(path, x, y)
     if spec.task == "classification":
         if not np.all(np.equal(np.mod(y, 1), 0)):
             raise ScenarioError(
@@ -109,10 +115,53 @@ def _from_path(spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
                 key="data.path",
                 received=str(path),
             )
-        y = np.unique(y, return_inverse=True)[1].astype(np.int64)
+        classes, y = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ScenarioError(
+                "must hold at least two classes for classification (every "
+                f"label is {classes[0]:g})",
+                key="data.path",
+                received=str(path),
+            )
+        y = y.astype(np.int64)
     else:
         y = y.astype(np.float64)
     return x.astype(np.float64), y
+
+
+def _check_arrays(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """Shapes, a numeric type, at least one feature, and finite values."""
+    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+        raise ScenarioError(
+            "must hold `x` of shape (n, features) and `y` of shape (n,)",
+            key="data.path",
+            received=f"x{x.shape}, y{y.shape}",
+        )
+    for name, arr in (("x", x), ("y", y)):
+        if arr.dtype.kind not in "biuf":
+            raise ScenarioError(
+                f"must hold numbers in `{name}` (integer, float or bool), not "
+                f"dtype {arr.dtype}",
+                key="data.path",
+                received=str(path),
+            )
+    if x.shape[1] == 0:
+        raise ScenarioError(
+            "must hold at least one feature column besides the target",
+            key="data.path",
+            received=str(path),
+        )
+    for name, arr in (("feature", x), ("target", y)):
+        bad = ~np.isfinite(arr.astype(np.float64))
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            value = arr.reshape(len(arr), -1)[row][bad.reshape(len(arr), -1)[row]][0]
+            raise ScenarioError(
+                f"must hold only finite {name} values ({int(bad.sum())} are not; "
+                f"the first, in data row {row + 1}, is {float(value)})",
+                key="data.path",
+                received=str(path),
+            )
 
 
 def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -81,7 +82,9 @@ _TRAIN = {
     "epochs": _Key(int, _MISSING, _pos, "must be a positive integer"),
     "loss": _Key(str, _MISSING, choices=("cross_entropy", "mse")),
     "from_logits": _Key(bool, None),
-    "optimizer": _Key(str, "adam", choices=("adam", "adamw")),
+    "optimizer": _Key(
+        str, "adam", choices=("adam", "adamw", "sgd", "rmsprop", "adadelta")
+    ),
     "metric": _Key(str, None, choices=("error_rate", "mse")),
 }
 _UNITS = _Key(int, _MISSING, _pos, "must be a positive integer")
@@ -114,6 +117,14 @@ _SEARCH = {
     "strategy": _Key(str, "ofat"),
     "alpha": _Key(float, 0.05, _open_unit, "must be a float in (0, 1)"),
     "margin": _Key(float, 0.2, _open_unit, "must be a float in (0, 1)"),
+    "max_seeds": _Key(int, None, lambda n: n >= 3, "must be an integer >= 3"),
+    "seed_step": _Key(int, None, _pos, "must be a positive integer"),
+}
+#: The reduced budget `bisect-ml reproduce --fast` runs a catalogue case at.
+_REPRODUCE = {
+    "fast": _Key(bool, False),
+    "seeds": _Key(int, None, lambda n: n >= 3, "must be an integer >= 3"),
+    "epochs": _Key(int, None, _pos, "must be a positive integer"),
 }
 _SIMULATION = {
     "base": _Key(float, 0.1),
@@ -138,6 +149,7 @@ _SECTIONS = (
     "search",
     "simulation",
     "expect",
+    "reproduce",
 )
 
 #: Bundled data sets and their task; `series` ones need `data.window`.
@@ -404,6 +416,65 @@ def _simulation(raw: Any) -> Simulation:
     return Simulation(effects=tuple(effects), **s)
 
 
+def _search(raw: Any) -> dict[str, Any]:
+    s = _section(raw, "search", _SEARCH)
+    for key in ("max_seeds", "seed_step"):
+        if s[key] is None:
+            del s[key]  # unset: the strategy's own default
+    if s.get("max_seeds") is not None and s["max_seeds"] < s["seeds"]:
+        raise ScenarioError(
+            f"must be at least `search.seeds` ({s['seeds']})",
+            key="search.max_seeds",
+            received=s["max_seeds"],
+        )
+    if "seed_step" in s and "max_seeds" not in s:
+        raise ScenarioError(
+            "only applies with `search.max_seeds` (adaptive seeds)",
+            key="search.seed_step",
+            received=s["seed_step"],
+        )
+    return s
+
+
+def _expect(raw: Any, reproduce: Any, train: TrainSpec) -> dict[str, Any]:
+    """The ``[expect]`` table, with the ``[reproduce]`` budget under ``reproduce``."""
+    expect = _section(raw, "expect", _EXPECT)
+    for key in ("causes", "offsetting", "ruled_out"):
+        for i, name in enumerate(expect[key]):
+            if not isinstance(name, str) or name not in registry:
+                raise ScenarioError(
+                    "must name a known factor",
+                    key=f"expect.{key}[{i}]",
+                    received=name,
+                )
+    # TODO(#6): `Pair` has no field of its own for the [reproduce] budget yet
+    # (scenario/_spec.py belongs to other work in progress); it travels with
+    # the expectations it was measured to keep.
+    budget = _section({} if reproduce is None else reproduce, "reproduce", _REPRODUCE)
+    if reproduce is not None and expect["verdict"] is None:
+        raise ScenarioError(
+            "only applies to a catalogue case: set `expect.verdict` too",
+            key="reproduce",
+        )
+    if not budget["fast"]:
+        for key in ("seeds", "epochs"):
+            if budget[key] is not None:
+                raise ScenarioError(
+                    "only applies with `reproduce.fast = true`",
+                    key=f"reproduce.{key}",
+                    received=budget[key],
+                )
+    if budget["epochs"] is not None and budget["epochs"] > train.epochs:
+        raise ScenarioError(
+            f"must be at most `train.epochs` ({train.epochs}): a fast budget is "
+            "a reduced one",
+            key="reproduce.epochs",
+            received=budget["epochs"],
+        )
+    expect["reproduce"] = budget
+    return expect
+
+
 def parse_pair(doc: Mapping[str, Any], path: str | None = None) -> Pair:
     """Validate a parsed scenario document and build its `Pair`.
 
@@ -454,16 +525,8 @@ def _parse(doc: Mapping[str, Any], path: str | None) -> Pair:
         raise ScenarioError(
             "only applies with scenario.backend = 'simulated'", key="simulation"
         )
-    search = _section(doc.get("search", {}), "search", _SEARCH)
-    expect = _section(doc.get("expect", {}), "expect", _EXPECT)
-    for key in ("causes", "offsetting", "ruled_out"):
-        for i, name in enumerate(expect[key]):
-            if not isinstance(name, str) or name not in registry:
-                raise ScenarioError(
-                    "must name a known factor",
-                    key=f"expect.{key}[{i}]",
-                    received=name,
-                )
+    search = _search(doc.get("search", {}))
+    expect = _expect(doc.get("expect", {}), doc.get("reproduce"), train)
 
     spec = Spec(data=data, layers=layers, train=train, simulation=simulation)
     return Pair(
@@ -521,6 +584,14 @@ def load_pair(ref: str | Path) -> Pair:
         ) from None
     try:
         doc = tomllib.loads(text)
+        return parse_pair(doc, str(path))
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"is not valid TOML: {err}", path=path) from None
-    return parse_pair(doc, str(path))
+    except RecursionError:
+        # tomllib (and the checks after it) recurse once per level of nested
+        # arrays and tables; no scenario needs more than a handful.
+        raise ScenarioError(
+            "must not nest arrays or tables this deeply (Python's recursion "
+            f"limit of {sys.getrecursionlimit()} was reached reading it)",
+            path=path,
+        ) from None

@@ -24,6 +24,7 @@ __all__ = [
     "Ratio",
     "compare",
     "contrast",
+    "divergence_pvalue",
     "equivalence",
     "holm",
     "ratio_of_contrasts",
@@ -51,6 +52,28 @@ Values = Sequence[float] | np.ndarray
 def _finite(values: Values) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     return arr[np.isfinite(arr)]
+
+
+def _outcomes(values: Values) -> np.ndarray:
+    """Per-seed values as floats, every non-finite one (``nan``, ``inf``) as
+    ``nan``: a trial without a finite metric diverged or failed, and counts
+    as such, never as a number and never dropped."""
+    arr = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(arr), arr, np.nan)
+
+
+def divergence_pvalue(a: Values, b: Values) -> float:
+    """Two-sided Fisher exact p-value that two arms diverge at different rates.
+
+    A trial diverged (or failed) when its value is not finite; with no such
+    trial in either arm the p-value is 1.
+    """
+    x, y = _outcomes(a), _outcomes(b)
+    div = (int(np.isnan(x).sum()), int(np.isnan(y).sum()))
+    if not any(div):
+        return 1.0
+    table = [[div[1], len(y) - div[1]], [div[0], len(x) - div[0]]]
+    return float(stats.fisher_exact(table).pvalue)
 
 
 def _open(reason: str) -> tuple[float, float]:
@@ -320,7 +343,7 @@ def compare(a: Values, b: Values, *, paired: bool) -> Comparison:
     >>> compare(shared, shared + 0.1, paired=True).pvalue < 1e-3
     True
     """
-    x, y = np.asarray(a, float), np.asarray(b, float)
+    x, y = _outcomes(a), _outcomes(b)
     if paired and len(x) != len(y):
         raise ValueError("paired arms need the same number of seeds")
     # Diverged trials are outcomes: an arm needs outcomes, not finished ones.
@@ -359,12 +382,20 @@ def compare(a: Values, b: Values, *, paired: bool) -> Comparison:
 
 @dataclass(frozen=True)
 class Equivalence:
-    """Two one-sided tests: is |mean(b) - mean(a)| below ``margin``?"""
+    """Two one-sided tests: is |mean(b) - mean(a)| below ``margin``?
+
+    The test is over finished trials; ``diverged`` counts each arm's diverged
+    or failed trials and ``pvalue_diverged`` is Fisher's exact test of those
+    counts, since two arms that diverge at different rates are not equivalent
+    whatever their finished trials say.
+    """
 
     effect: float
     margin: float
     pvalue: float
     n: tuple[int, int]
+    diverged: tuple[int, int] = (0, 0)
+    pvalue_diverged: float = 1.0
 
     @property
     def test(self) -> str:
@@ -380,21 +411,24 @@ def equivalence(a: Values, b: Values, margin: float) -> Equivalence:
     x, y = _finite(a), _finite(b)
     if margin <= 0:
         raise ValueError("the equivalence margin must be positive")
+    n = (len(x), len(y))
+    diverged = (len(np.ravel(a)) - n[0], len(np.ravel(b)) - n[1])
+    p_div = divergence_pvalue(a, b)
     if len(x) < 2 or len(y) < 2:
         # Too few finished trials to show anything: no evidence of equivalence.
         effect = float(y.mean() - x.mean()) if len(x) and len(y) else math.nan
-        return Equivalence(effect, margin, 1.0, (len(x), len(y)))
+        return Equivalence(effect, margin, 1.0, n, diverged, p_div)
     effect = float(y.mean() - x.mean())
     vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
     if vx + vy == 0:
         p = 0.0 if abs(effect) < margin else 1.0
-        return Equivalence(effect, margin, p, (len(x), len(y)))
+        return Equivalence(effect, margin, p, n, diverged, p_div)
     se = math.sqrt(vx + vy)
     df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
     # Welch tests of effect < margin and of effect > -margin.
     upper = float(special.stdtr(df, (effect - margin) / se))
     lower = float(special.stdtr(df, -(effect + margin) / se))
-    return Equivalence(effect, margin, max(upper, lower), (len(x), len(y)))
+    return Equivalence(effect, margin, max(upper, lower), n, diverged, p_div)
 
 
 @dataclass(frozen=True)
@@ -440,7 +474,7 @@ def ratio_of_gaps(
         interval, which covers better at ten seeds.
     """
     names = list(arms)
-    data = tuple(np.asarray(arms[k], float) for k in names)
+    data = tuple(_outcomes(arms[k]) for k in names)
     if len({len(d) for d in data}) != 1:
         raise ValueError("all arms need the same seeds")
 
@@ -488,7 +522,7 @@ def contrast(arms: Mapping[str, Values], weights: Mapping[str, float]) -> Contra
     diverged trial this is the one-sample t-test of the seed-wise contrast.
     """
     names = sorted(weights)
-    data = np.array([np.asarray(arms[k], float) for k in names])
+    data = np.array([_outcomes(arms[k]) for k in names])
     if data.ndim != 2:
         raise ValueError("all arms need the same seeds")
     finite = np.isfinite(data)
@@ -555,7 +589,7 @@ def ratio_of_contrasts(
     BCa bootstraps near 89%.
     """
     names = sorted(set(numerator) | set(denominator))
-    data = np.array([np.asarray(arms[k], float) for k in names])
+    data = np.array([_outcomes(arms[k]) for k in names])
     if data.ndim != 2:
         raise ValueError("all arms need the same seeds")
     if method in ("percentile", "bca"):

@@ -35,6 +35,7 @@ _SUPPORTED = (
     "gru",
 )
 _METRICS = {"error_rate": "classification", "mse": "regression"}
+_OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adadelta")
 
 
 class KerasBackend:
@@ -79,6 +80,12 @@ class KerasBackend:
     ``layers.*``               Conv2D/pooling ``padding="same"``, Flatten;
                                torch's values are ZeroPadding2D,
                                `PaddedPool2D` and Permute before Flatten
+    ``layers.gru.reset_after`` GRU(reset_after=...), both genuine
+    ``layers.lstm.bias``       LSTM for ``single``; torch's ``double`` is an
+                               RNN over `DoubleBiasLSTMCell`
+    ``eval.dropout``           Dropout; ``on`` is `DropoutAtInference`
+    ``init.values``            ``transplanted`` loads torch's default initial
+                               weights at the seed (`start_from_torch`)
     ``norm.*``                 BatchNormalization(momentum=1 - m) and
                                LayerNormalization; torch's running variance
                                is `UnbiasedBatchNormalization`
@@ -180,10 +187,11 @@ def _check_spec(spec: Spec, data: Dataset) -> None:
     if not spec.layers:
         raise BackendError("keras", "`model.layers` must hold at least one layer")
     train = spec.train
-    if train.optimizer not in ("adam", "adamw"):
+    if train.optimizer not in _OPTIMIZERS:
         raise BackendError(
             "keras",
-            f"`train.optimizer` must be 'adam' or 'adamw', got {train.optimizer!r}",
+            f"`train.optimizer` must be one of "
+            f"{', '.join(repr(o) for o in _OPTIMIZERS)}, got {train.optimizer!r}",
         )
     if train.epochs < 1:
         raise BackendError(

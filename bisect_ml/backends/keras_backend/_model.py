@@ -12,8 +12,18 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bisect_ml._errors import BackendError
 from bisect_ml.backends._common import ModelOptions
+from bisect_ml.backends._transplant import (
+    WEIGHTED_TYPES,
+    LayerWeights,
+    donor_weights,
+    flat_image_dims,
+    merge_biases,
+    permute_flat,
+)
 from bisect_ml.backends.keras_backend._runtime import keras
 from bisect_ml.scenario._geometry import layer_shapes, pool_padding, symmetric_padding
 
@@ -22,13 +32,18 @@ if TYPE_CHECKING:
     from bisect_ml.scenario._geometry import Shape
 
 __all__ = [
+    "DoubleBiasLSTMCell",
+    "DropoutAtInference",
     "OpaqueSoftmax",
     "PaddedPool2D",
     "SumOfUniforms",
     "UnbiasedBatchNormalization",
     "bias_initializer",
     "build_model",
+    "get_weights",
     "kernel_initializer",
+    "set_weights",
+    "start_from_torch",
 ]
 
 ops = keras.ops
@@ -182,27 +197,92 @@ class SumOfUniforms(keras.initializers.Initializer):
         return {"bound": self.bound}
 
 
+class DoubleBiasLSTMCell(keras.layers.LSTMCell):
+    """An LSTMCell with torch's two biases, b_ih and b_hh, both trained.
+
+    The cell adds ``bias + recurrent_bias`` where Keras's adds ``bias``: the
+    same function, but each update moves both, so under Adam the effective
+    bias moves about twice as far per step as a single bias does. Dropout is
+    not supported (the neutral LSTM has none).
+    """
+
+    def __init__(
+        self, units: int, recurrent_bias_initializer: Any = "zeros", **kwargs: Any
+    ) -> None:
+        super().__init__(units, **kwargs)
+        self.recurrent_bias_initializer = keras.initializers.get(
+            recurrent_bias_initializer
+        )
+
+    def build(self, input_shape: Any) -> None:
+        super().build(input_shape)
+        self.recurrent_bias = self.add_weight(
+            shape=(4 * self.units,),
+            name="recurrent_bias",
+            initializer=self.recurrent_bias_initializer,
+        )
+
+    def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
+        h_tm1, c_tm1 = states[0], states[1]
+        z = ops.add(
+            ops.matmul(inputs, self.kernel), ops.matmul(h_tm1, self.recurrent_kernel)
+        )
+        z = ops.add(z, ops.add(self.bias, self.recurrent_bias))
+        c, o = self._compute_carry_and_output_fused(ops.split(z, 4, axis=1), c_tm1)
+        h = o * self.activation(c)
+        return h, [h, c]
+
+
 def _recurrent(layer: LayerSpec, options: ModelOptions) -> Any:
     units = int(layer.units or 0)
     bound = 1.0 / math.sqrt(units)
-    settings: dict[str, Any] = {"return_sequences": bool(layer.return_sequences)}
+    settings: dict[str, Any] = {}
     if options.rnn_kernel == "uniform_hidden":
         settings["kernel_initializer"] = keras.initializers.RandomUniform(-bound, bound)
     if options.rnn_recurrent == "uniform_hidden":
         settings["recurrent_initializer"] = keras.initializers.RandomUniform(
             -bound, bound
         )
-    if options.rnn_bias == "uniform_hidden":
-        if layer.type == "lstm":
+    torch_bias = options.rnn_bias == "uniform_hidden"
+    sequences = bool(layer.return_sequences)
+    if layer.type == "gru":
+        if not options.gru_reset_after:
+            settings["reset_after"] = False
+        if torch_bias:
+            # reset_after=True: a (2, 3*units) bias, rows input and recurrent,
+            # each one of torch's; a classic GRU's one bias is their sum.
+            settings["bias_initializer"] = (
+                keras.initializers.RandomUniform(-bound, bound)
+                if options.gru_reset_after
+                else SumOfUniforms(bound)
+            )
+        return keras.layers.GRU(units, return_sequences=sequences, **settings)
+    if options.lstm_bias == "double":
+        if torch_bias:
             settings["unit_forget_bias"] = False
-            settings["bias_initializer"] = SumOfUniforms(bound)
-        else:
-            # reset_after=True: a (2, 3*units) bias, rows input and recurrent.
             settings["bias_initializer"] = keras.initializers.RandomUniform(
                 -bound, bound
             )
-    cls = keras.layers.LSTM if layer.type == "lstm" else keras.layers.GRU
-    return cls(units, **settings)
+            settings["recurrent_bias_initializer"] = keras.initializers.RandomUniform(
+                -bound, bound
+            )
+        cell = DoubleBiasLSTMCell(units, **settings)
+        return keras.layers.RNN(cell, return_sequences=sequences)
+    if torch_bias:
+        settings["unit_forget_bias"] = False
+        settings["bias_initializer"] = SumOfUniforms(bound)
+    return keras.layers.LSTM(units, return_sequences=sequences, **settings)
+
+
+class DropoutAtInference(keras.layers.Dropout):
+    """Keras Dropout that also drops at inference: ``training=True`` always.
+
+    What calling ``model(x, training=True)`` for predictions does to a
+    dropout layer (torch's model left in train mode, emulated).
+    """
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        return super().call(inputs, training=True)
 
 
 def _embedding(layer: LayerSpec, shape: Shape, options: ModelOptions) -> Any:
@@ -333,7 +413,9 @@ def build_model(
                 else keras.layers.LayerNormalization(epsilon=epsilon)
             )
         elif kind == "dropout":
-            built.append(keras.layers.Dropout(float(layer.rate or 0.0)))
+            rate = float(layer.rate or 0.0)
+            on = options.eval_dropout == "on"
+            built.append(DropoutAtInference(rate) if on else keras.layers.Dropout(rate))
         elif kind == "embedding":
             built.append(_embedding(layer, before, options))
         elif kind in ("lstm", "gru"):
@@ -342,3 +424,137 @@ def build_model(
             raise BackendError("keras", f"layer type {kind!r} is not supported")
     dtype = "int64" if shape.kind == "tokens" else "float32"
     return keras.Sequential([keras.Input(shape=shape.dims, dtype=dtype), *built])
+
+
+def _weighted(model: keras.Sequential) -> list[Any]:
+    """The layers holding weights, one per weighted spec layer, in order."""
+    return [layer for layer in model.layers if layer.weights]
+
+
+def _read(layer: Any, kind: str) -> dict[str, np.ndarray]:
+    arrays = [np.array(w, copy=True) for w in layer.get_weights()]
+    if kind in ("dense", "conv2d"):
+        return {"kernel": arrays[0], "bias": arrays[1]}
+    if kind == "batch_norm":
+        return dict(zip(("gamma", "beta", "mean", "variance"), arrays, strict=True))
+    if kind == "layer_norm":
+        return {"gamma": arrays[0], "beta": arrays[1]}
+    if kind == "embedding":
+        return {"table": arrays[0]}
+    out = {"kernel": arrays[0], "recurrent": arrays[1]}
+    bias = arrays[2]
+    if bias.ndim == 2:  # GRU reset_after=True: rows input and recurrent
+        out["bias"], out["recurrent_bias"] = bias[0], bias[1]
+    else:
+        out["bias"] = bias
+    if len(arrays) == 4:  # DoubleBiasLSTMCell
+        out["recurrent_bias"] = arrays[3]
+    return out
+
+
+def _write(layer: Any, weights: LayerWeights) -> None:
+    arrays, kind = weights.arrays, weights.type
+    if kind in ("dense", "conv2d"):
+        values = [arrays["kernel"], arrays["bias"]]
+    elif kind == "batch_norm":
+        values = [arrays[k] for k in ("gamma", "beta", "mean", "variance")]
+    elif kind == "layer_norm":
+        values = [arrays["gamma"], arrays["beta"]]
+    elif kind == "embedding":
+        values = [arrays["table"]]
+    else:
+        values = [arrays["kernel"], arrays["recurrent"]]
+        bias_shape = tuple(layer.weights[2].shape)
+        recurrent = arrays.get("recurrent_bias")
+        if len(bias_shape) == 2:
+            zeros = np.zeros_like(arrays["bias"])
+            values.append(
+                np.stack([arrays["bias"], zeros if recurrent is None else recurrent])
+            )
+        elif len(layer.weights) == 4:
+            values += [
+                arrays["bias"],
+                np.zeros_like(arrays["bias"]) if recurrent is None else recurrent,
+            ]
+        else:
+            values.append(merge_biases(weights))
+    expected = [tuple(w.shape) for w in layer.weights]
+    got = [tuple(np.shape(v)) for v in values]
+    if expected != got:
+        raise ValueError(
+            f"layer {weights.index} ({kind}): weights of shapes {got} do not fit "
+            f"{expected}"
+        )
+    layer.set_weights([np.asarray(v, dtype=np.float32) for v in values])
+
+
+def get_weights(
+    model: keras.Sequential,
+    layers: tuple[LayerSpec, ...],
+    shape: Shape,
+    options: ModelOptions,
+    *,
+    flatten_rows: str = "match",
+) -> list[LayerWeights]:
+    """The model's weights in the neutral layout of `bisect_ml.backends._transplant`.
+
+    ``layers``, ``shape`` and ``options`` must be those the model was built
+    with (the flatten order decides how flattened features are read).
+    ``flatten_rows="as_stored"`` keeps flattened features in the model's own
+    order, for a hand-written copy (see `set_weights`).
+    """
+    marks = flat_image_dims(layers, shape)
+    weighted = [i for i, layer in enumerate(layers) if layer.type in WEIGHTED_TYPES]
+    built = _weighted(model)
+    assert len(built) == len(weighted)
+    out = []
+    for i, layer in zip(weighted, built, strict=True):
+        kind = layers[i].type
+        arrays = _read(layer, kind)
+        dims = marks[i]
+        entry = LayerWeights(kind, i, arrays, dims)
+        if flatten_rows == "match":
+            entry = permute_flat(entry, options.flatten_order, to_neutral=True)
+        out.append(entry)
+    return out
+
+
+def set_weights(
+    model: keras.Sequential,
+    weights: list[LayerWeights],
+    options: ModelOptions,
+    *,
+    flatten_rows: str = "match",
+) -> None:
+    """Load neutral ``weights`` into a model built with ``options``.
+
+    ``flatten_rows`` as in the torch backend's ``set_weights``: ``"match"``
+    keeps the function, ``"as_stored"`` writes flattened features in the
+    order they come (a hand-written copy).
+    """
+    built = _weighted(model)
+    if len(built) != len(weights):
+        raise ValueError(
+            f"{len(weights)} weighted layers do not fit a model with {len(built)}"
+        )
+    for layer, entry in zip(built, weights, strict=True):
+        if flatten_rows == "match":
+            entry = permute_flat(entry, options.flatten_order, to_neutral=False)
+        _write(layer, entry)
+
+
+def start_from_torch(
+    model: keras.Sequential,
+    layers: tuple[LayerSpec, ...],
+    shape: Shape,
+    options: ModelOptions,
+    seed: int,
+) -> None:
+    """Give a built model the weights torch draws for it at ``seed``.
+
+    For ``init.values = "transplanted"``: torch's genuine initialisers, as
+    `bisect_ml.backends._transplant.donor_weights` draws them. Python's,
+    NumPy's and TensorFlow's random states are untouched (torch is seeded,
+    not Keras), so dropout and shuffling draw as they would have.
+    """
+    set_weights(model, donor_weights("torch", layers, shape, seed), options)

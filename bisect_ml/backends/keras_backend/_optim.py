@@ -1,7 +1,14 @@
-"""Adam with Keras's epsilon placement (genuine) or torch's (emulated)."""
+"""The optimizers of the ``optimizer.*`` factors, Keras's own where they can be.
+
+Adam with Keras's epsilon placement (genuine) or torch's (`TorchAdam`);
+RMSprop with epsilon inside the square root (genuine) or outside
+(`TorchRMSprop`); SGD and Adadelta genuine for every value (their updates
+have the same form in both frameworks at a constant learning rate).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bisect_ml.backends.keras_backend._runtime import keras
@@ -9,7 +16,13 @@ from bisect_ml.backends.keras_backend._runtime import keras
 if TYPE_CHECKING:
     from bisect_ml.factors import Value
 
-__all__ = ["KerasL2Adam", "TorchAdam", "TorchL2Adam", "make_optimizer"]
+__all__ = [
+    "KerasL2Adam",
+    "TorchAdam",
+    "TorchL2Adam",
+    "TorchRMSprop",
+    "make_optimizer",
+]
 
 ops = keras.ops
 
@@ -96,26 +109,107 @@ class TorchL2Adam(_L2InGradient, TorchAdam):
         self.l2 = l2
 
 
+class TorchRMSprop(keras.optimizers.RMSprop):
+    """Keras RMSprop taking torch.optim.RMSprop's step: epsilon outside sqrt.
+
+    Only `update_step` differs from `keras.optimizers.RMSprop`. As in
+    torch/optim/rmsprop.py (single-tensor path)::
+
+        v <- rho * v + (1 - rho) * g**2
+        a <- rho * a + (1 - rho) * g                  (centered only)
+        d <- sqrt(v - a**2) + epsilon                 (sqrt(v) + epsilon)
+        buf <- momentum * buf + g / d; theta <- theta - lr * buf
+                                          (theta <- theta - lr * g / d at 0)
+    """
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
+        index = self._get_variable_index(variable)
+        velocity = self._velocities[index]
+        rho = self.rho
+        self.assign(
+            velocity,
+            ops.add(
+                ops.multiply(rho, velocity), ops.multiply(1 - rho, ops.square(gradient))
+            ),
+        )
+        if self.centered:
+            average = self._average_gradients[index]
+            self.assign(
+                average,
+                ops.add(ops.multiply(rho, average), ops.multiply(1 - rho, gradient)),
+            )
+            spread = ops.subtract(velocity, ops.square(average))
+        else:
+            spread = velocity
+        denominator = ops.add(ops.sqrt(spread), self.epsilon)
+        direction = ops.divide(gradient, denominator)
+        if self.momentum > 0:
+            buffer = self._momentums[index]
+            self.assign(buffer, ops.add(ops.multiply(self.momentum, buffer), direction))
+            direction = buffer
+        self.assign_sub(variable, ops.multiply(lr, direction))
+
+
+def _clipping(assignment: Mapping[str, Value]) -> dict[str, float]:
+    clip = float(assignment["train.clip_norm"])
+    if clip <= 0:
+        return {}
+    scope = assignment["train.clip_scope"]
+    return {"clipnorm" if scope == "per_variable" else "global_clipnorm": clip}
+
+
 def make_optimizer(
-    assignment: dict[str, Value], optimizer: str = "adam"
-) -> keras.optimizers.Adam:
-    """The Adam (or AdamW) the optimizer and clipping factors describe.
+    assignment: Mapping[str, Value], optimizer: str = "adam"
+) -> keras.optimizers.Optimizer:
+    """The optimizer of ``train.optimizer`` with the factors' values.
 
     Keras's own classes run for Keras's values: Adam or AdamW, decoupled
-    ``weight_decay``, ``clipnorm`` (per variable) or ``global_clipnorm``.
-    torch's epsilon placement is `TorchAdam`; torch's L2 decay is an
-    ``update_step`` that adds ``l2 * theta`` to the gradient.
+    ``weight_decay``, SGD, RMSprop, Adadelta, ``clipnorm`` (per variable) or
+    ``global_clipnorm``. torch's Adam epsilon placement is `TorchAdam`;
+    torch's L2 decay is an ``update_step`` that adds ``l2 * theta`` to the
+    gradient; torch's RMSprop epsilon placement is `TorchRMSprop`.
     """
+    if optimizer == "sgd":
+        return keras.optimizers.SGD(
+            learning_rate=float(assignment["optimizer.sgd.learning_rate"]),
+            momentum=float(assignment["optimizer.sgd.momentum"]),
+            nesterov=bool(assignment["optimizer.sgd.nesterov"]),
+            **_clipping(assignment),
+        )
+    if optimizer == "rmsprop":
+        placement = assignment["optimizer.rmsprop.epsilon_placement"]
+        if placement not in ("inside", "outside"):
+            raise ValueError(
+                f"unknown optimizer.rmsprop.epsilon_placement {placement!r}"
+            )
+        kind = keras.optimizers.RMSprop if placement == "inside" else TorchRMSprop
+        return kind(
+            learning_rate=float(assignment["optimizer.rmsprop.learning_rate"]),
+            rho=float(assignment["optimizer.rmsprop.rho"]),
+            momentum=float(assignment["optimizer.rmsprop.momentum"]),
+            epsilon=float(assignment["optimizer.rmsprop.epsilon"]),
+            centered=bool(assignment["optimizer.rmsprop.centered"]),
+            **_clipping(assignment),
+        )
+    if optimizer == "adadelta":
+        return keras.optimizers.Adadelta(
+            learning_rate=float(assignment["optimizer.adadelta.learning_rate"]),
+            rho=float(assignment["optimizer.adadelta.rho"]),
+            epsilon=float(assignment["optimizer.adadelta.epsilon"]),
+            **_clipping(assignment),
+        )
+    if optimizer not in ("adam", "adamw"):
+        raise ValueError(f"unknown train.optimizer {optimizer!r}")
     options: dict[str, Any] = {
         "learning_rate": float(assignment["optimizer.learning_rate"]),
         "beta_1": float(assignment["optimizer.beta_1"]),
         "beta_2": float(assignment["optimizer.beta_2"]),
         "epsilon": float(assignment["optimizer.epsilon"]),
+        **_clipping(assignment),
     }
-    clip = float(assignment["train.clip_norm"])
-    if clip > 0:
-        scope = assignment["train.clip_scope"]
-        options["clipnorm" if scope == "per_variable" else "global_clipnorm"] = clip
     torch_step = assignment["optimizer.epsilon_placement"] == "corrected"
 
     if optimizer == "adamw":

@@ -15,7 +15,7 @@ import numpy as np
 from bisect_ml._errors import BackendError, ScenarioError
 from bisect_ml.backends._base import Outcome, library_versions
 from bisect_ml.backends._common import ModelOptions, arrange, digits_tokens
-from bisect_ml.backends.keras_backend._model import build_model
+from bisect_ml.backends.keras_backend._model import build_model, start_from_torch
 from bisect_ml.backends.keras_backend._optim import make_optimizer
 from bisect_ml.backends.keras_backend._preprocess import (
     Prepared,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BroadcastMSE",
     "Trial",
+    "batched_then_shuffled",
     "broadcast_mse",
     "build_trial",
     "epoch_orders",
@@ -156,6 +157,8 @@ def build_trial(
     # constructed, so seeding comes first and the layers are built in order.
     keras.utils.set_random_seed(seed)
     model = build_model(spec.layers, shape, options)
+    if assignment["init.values"] == "transplanted":
+        start_from_torch(model, spec.layers, shape, options, seed)
     model.compile(
         optimizer=make_optimizer(assignment, spec.train.optimizer),
         loss=make_loss(
@@ -188,7 +191,9 @@ def fit_trial(trial: Trial, *, start: float | None = None) -> Outcome:
     `epoch_orders`; the model, optimizer state and callbacks carry over, so
     with unpermuted arrays it trains exactly like ``off`` (the tests check).
     ``train.drop_last``, which ``fit`` cannot do, takes the same per-epoch
-    path with the ordered arrays cut to whole batches.
+    path with the ordered arrays cut to whole batches. ``batches`` is one
+    ``fit`` on tf.data's batch-then-shuffle pipeline (`batched_then_shuffled`),
+    the genuine component of that value.
 
     Running a whole epoch per call changes no update: Keras's while loop calls
     the same one-batch train step on each batch of the iterator in turn, and
@@ -209,7 +214,9 @@ def fit_trial(trial: Trial, *, start: float | None = None) -> Outcome:
 
     try:
         with _quiet_keras():
-            if trial.shuffle == "every_epoch" or trial.drop_last:
+            if trial.shuffle == "batches":
+                losses = _fit_batches(trial, callbacks)
+            elif trial.shuffle == "every_epoch" or trial.drop_last:
                 losses = _fit_reshuffled(trial, callbacks)
             else:
                 losses = _fit(
@@ -263,6 +270,41 @@ def _fit(
         epochs=epochs,
         shuffle=shuffle,
         steps_per_epoch=trial.steps_per_epoch,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return [float(v) for v in history.history.get("loss", ())]
+
+
+def batched_then_shuffled(
+    x: np.ndarray, y: np.ndarray, batch_size: int, *, drop_last: bool = False
+) -> tf.data.Dataset:
+    """tf.data's ``.batch(b).shuffle(n_batches)``, repeated for every epoch.
+
+    The pipeline of the d2l TensorFlow loaders (PUBLIC_CASES N12): the batches
+    are cut once from the stored order, and only their order is shuffled,
+    afresh on each pass (``reshuffle_each_iteration`` defaults to True). The
+    shuffle's seed comes from TensorFlow's global seed, which
+    ``keras.utils.set_random_seed`` sets.
+    """
+    n_batches = len(x) // batch_size if drop_last else -(-len(x) // batch_size)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    dataset = dataset.batch(batch_size, drop_remainder=drop_last)
+    return dataset.shuffle(n_batches).repeat()
+
+
+def _fit_batches(
+    trial: Trial, callbacks: list[keras.callbacks.Callback]
+) -> list[float]:
+    """``train.shuffle = "batches"``: fit on `batched_then_shuffled`."""
+    x, y = trial.prepared.x_train, trial.prepared.y_train
+    n = len(x)
+    steps = n // trial.batch_size if trial.drop_last else -(-n // trial.batch_size)
+    history = trial.model.fit(
+        batched_then_shuffled(x, y, trial.batch_size, drop_last=trial.drop_last),
+        epochs=trial.spec.train.epochs,
+        steps_per_epoch=steps,
+        shuffle=False,  # the dataset shuffles; fit would only warn
         verbose=0,
         callbacks=callbacks,
     )

@@ -7,17 +7,18 @@ import logging
 import math
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
+from torch import nn
 
 from bisect_ml._errors import BackendError, ScenarioError
 from bisect_ml.backends._base import Outcome, library_versions
 from bisect_ml.backends._common import digits_tokens
-from bisect_ml.backends.torch_backend._model import ModelOptions, build_model
-from bisect_ml.backends.torch_backend._optim import make_optimizer
-from bisect_ml.backends.torch_backend._preprocess import prepare
-from bisect_ml.backends.torch_backend._train import fit, make_objective
+from bisect_ml.backends.torch_backend._model import ModelOptions, start_model
+from bisect_ml.backends.torch_backend._optim import build_optimizer
+from bisect_ml.backends.torch_backend._preprocess import Prepared, prepare
+from bisect_ml.backends.torch_backend._train import Objective, fit, make_objective
 from bisect_ml.factors import registry
 from bisect_ml.scenario._geometry import (
     Shape,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from bisect_ml.factors import Value
     from bisect_ml.scenario import Dataset, Spec
 
-__all__ = ["TorchBackend"]
+__all__ = ["TorchBackend", "TorchTrial", "build_trial"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,18 +110,92 @@ def _check_batches(spec: Spec, shape: Shape, n_train: int, batch_size: int) -> N
             )
 
 
-def _decay(spec: Spec, values: Mapping[str, Value]) -> dict[str, Any]:
-    if spec.train.optimizer == "adamw":
-        return {
-            "adamw": True,
-            "weight_decay": float(values["optimizer.adamw.weight_decay"]),
-            "decay_mode": "decoupled",
-        }
-    return {
-        "adamw": False,
-        "weight_decay": float(values["optimizer.weight_decay"]),
-        "decay_mode": str(values["optimizer.weight_decay_mode"]),
-    }
+@dataclasses.dataclass(eq=False)
+class TorchTrial:
+    """A trial ready to train: model, optimizer, objective, data and values."""
+
+    model: nn.Sequential
+    optimizer: torch.optim.Optimizer
+    objective: Objective
+    prepared: Prepared
+    values: dict[str, Value]
+    shape: Shape
+
+
+def build_trial(
+    spec: Spec, data: Dataset, assignment: Mapping[str, Value], seed: int
+) -> TorchTrial:
+    """Prepare the data, then seed and build the model, optimizer and loss.
+
+    What `TorchBackend.train` trains, exposed so that the closure check can
+    step it batch by batch beside Keras.
+    """
+    values = _read(assignment)
+    _set_threads()
+
+    if data.series and spec.data.window is None:
+        raise ScenarioError("is required for a time series", key="data.window")
+    try:
+        prepared = prepare(
+            data.x_train,
+            data.y_train,
+            data.x_test,
+            data.y_test,
+            task=data.task,
+            series=data.series,
+            scale=str(values["preprocess.scale"]),
+            window=spec.data.window,
+            window_value=str(values["preprocess.window"]),
+        )
+    except ValueError as err:
+        raise BackendError("torch", f"cannot prepare the data ({err})") from None
+    shape = input_shape(
+        input_layout(spec.layers),
+        dataset=spec.data.dataset,
+        n_features=int(prepared.x_train.shape[1]),
+        window=spec.data.window,
+    )
+    if shape.kind == "tokens":
+        prepared = dataclasses.replace(
+            prepared,
+            x_train=torch.from_numpy(digits_tokens(data.x_train)),
+            x_test=torch.from_numpy(digits_tokens(data.x_test)),
+        )
+    else:
+        prepared = dataclasses.replace(
+            prepared,
+            x_train=arrange(prepared.x_train, shape),
+            x_test=arrange(prepared.x_test, shape),
+        )
+
+    batch_size, n_train = int(values["train.batch_size"]), len(prepared.x_train)
+    if values["train.drop_last"] and n_train < batch_size:
+        raise ScenarioError(
+            f"is larger than the {n_train} training samples, so dropping the "
+            "last incomplete batch leaves nothing to train on",
+            key="train.batch_size",
+            received=batch_size,
+        )
+    if not values["train.drop_last"]:
+        _check_batches(
+            spec, shape, len(prepared.x_train), int(values["train.batch_size"])
+        )
+
+    model = start_model(
+        spec.layers,
+        shape,
+        ModelOptions.from_assignment(values),
+        seed,
+        str(values["init.values"]),
+    )
+    optimizer = build_optimizer(model.parameters(), spec.train.optimizer, values)
+    objective = make_objective(
+        spec.train.loss,
+        spec.train.from_logits,
+        softmax_output=str(values["loss.softmax_output"]),
+        target_shape=str(values["loss.target_shape"]),
+    )
+    return TorchTrial(model, optimizer, objective, prepared, values, shape)
 
 
 class TorchBackend:
@@ -137,8 +212,12 @@ class TorchBackend:
     'same' padding by explicit ``nn.ZeroPad2d``/``ConstantPad2d``, its
     channels-last flatten, its running variance (`BiasedBatchNorm2d`), its
     Adam update (`KerasAdam`), its per-variable clipping, its softmax-aware
-    cross-entropy (the model run without its final ``nn.Softmax``), and the
-    one permutation its seeded ``fit(shuffle=True)`` repeats every epoch.
+    cross-entropy (the model run without its final ``nn.Softmax``), the
+    one permutation its seeded ``fit(shuffle=True)`` repeats every epoch, its
+    single LSTM bias, and its classic GRU (``reset_after=False``,
+    `ClassicGRU`). ``eval.dropout = "on"`` is `DropoutAtInference`;
+    ``init.values = "transplanted"`` loads Keras's default initial weights at
+    the seed (`start_model`).
 
     Notes
     -----
@@ -179,74 +258,9 @@ class TorchBackend:
     ) -> Outcome:
         """Train once under ``assignment`` and ``seed``; see `Backend.train`."""
         start = time.perf_counter()
-        values = _read(assignment)
-        _set_threads()
-
-        if data.series and spec.data.window is None:
-            raise ScenarioError("is required for a time series", key="data.window")
-        try:
-            prepared = prepare(
-                data.x_train,
-                data.y_train,
-                data.x_test,
-                data.y_test,
-                task=data.task,
-                series=data.series,
-                scale=str(values["preprocess.scale"]),
-                window=spec.data.window,
-                window_value=str(values["preprocess.window"]),
-            )
-        except ValueError as err:
-            raise BackendError("torch", f"cannot prepare the data ({err})") from None
-        shape = input_shape(
-            input_layout(spec.layers),
-            dataset=spec.data.dataset,
-            n_features=int(prepared.x_train.shape[1]),
-            window=spec.data.window,
-        )
-        if shape.kind == "tokens":
-            prepared = dataclasses.replace(
-                prepared,
-                x_train=torch.from_numpy(digits_tokens(data.x_train)),
-                x_test=torch.from_numpy(digits_tokens(data.x_test)),
-            )
-        else:
-            prepared = dataclasses.replace(
-                prepared,
-                x_train=arrange(prepared.x_train, shape),
-                x_test=arrange(prepared.x_test, shape),
-            )
-
-        batch_size, n_train = int(values["train.batch_size"]), len(prepared.x_train)
-        if values["train.drop_last"] and n_train < batch_size:
-            raise ScenarioError(
-                f"is larger than the {n_train} training samples, so dropping the "
-                "last incomplete batch leaves nothing to train on",
-                key="train.batch_size",
-                received=batch_size,
-            )
-        if not values["train.drop_last"]:
-            _check_batches(
-                spec, shape, len(prepared.x_train), int(values["train.batch_size"])
-            )
-
-        torch.manual_seed(seed)
-        model = build_model(spec.layers, shape, ModelOptions.from_assignment(values))
-        optimizer = make_optimizer(
-            model.parameters(),
-            placement=str(values["optimizer.epsilon_placement"]),
-            lr=float(values["optimizer.learning_rate"]),
-            beta_1=float(values["optimizer.beta_1"]),
-            beta_2=float(values["optimizer.beta_2"]),
-            eps=float(values["optimizer.epsilon"]),
-            **_decay(spec, values),
-        )
-        objective = make_objective(
-            spec.train.loss,
-            spec.train.from_logits,
-            softmax_output=str(values["loss.softmax_output"]),
-            target_shape=str(values["loss.target_shape"]),
-        )
+        trial = build_trial(spec, data, assignment, seed)
+        model, optimizer, objective = trial.model, trial.optimizer, trial.objective
+        prepared, values = trial.prepared, trial.values
         curves = fit(
             model,
             optimizer,

@@ -8,13 +8,24 @@ parts, each tested against the Keras layer it imitates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from bisect_ml.backends._common import ModelOptions
+from bisect_ml.backends._transplant import (
+    WEIGHTED_TYPES,
+    LayerWeights,
+    donor_weights,
+    flat_image_dims,
+    gate_order,
+    merge_biases,
+    permute_flat,
+)
 from bisect_ml.scenario import LayerSpec
 from bisect_ml.scenario._geometry import (
     Shape,
@@ -29,10 +40,15 @@ __all__ = [
     "AvgPoolExcludingPad",
     "BiasedBatchNorm1d",
     "BiasedBatchNorm2d",
+    "ClassicGRU",
+    "DropoutAtInference",
     "FlattenHWC",
     "ModelOptions",
     "Recurrent",
     "build_model",
+    "get_weights",
+    "set_weights",
+    "start_model",
 ]
 
 
@@ -142,6 +158,49 @@ class BiasedBatchNorm2d(nn.BatchNorm2d):
         return _train_biased(self, x) if self.training else super().forward(x)
 
 
+class ClassicGRU(nn.Module):
+    """A GRU that applies its reset gate before the recurrent product (Cho 2014).
+
+    Keras's ``GRU(reset_after=False)``: n = tanh(W_in x + W_hn (r * h) + b_n)
+    with one bias, where torch's ``nn.GRU`` (always ``reset_after=True``)
+    computes r * (W_hn h + b_hn). Weights are laid out as ``nn.GRU``'s (gate
+    order r, z, n, shapes (3u, in) and (3u, u)); batch first; returns every
+    step's state and the last state, as ``nn.GRU`` does.
+    """
+
+    def __init__(self, inputs: int, units: int) -> None:
+        super().__init__()
+        self.units = units
+        self.weight_ih_l0 = nn.Parameter(torch.empty(3 * units, inputs))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(3 * units, units))
+        self.bias_l0 = nn.Parameter(torch.empty(3 * units))
+        bound = 1.0 / math.sqrt(units)
+        with torch.no_grad():
+            # torch's own RNN init for every weight; the one bias starts as
+            # the sum of nn.GRU's two, so it has their distribution.
+            for weight in (self.weight_ih_l0, self.weight_hh_l0):
+                nn.init.uniform_(weight, -bound, bound)
+            self.bias_l0.copy_(
+                torch.empty(3 * units).uniform_(-bound, bound)
+                + torch.empty(3 * units).uniform_(-bound, bound)
+            )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u = self.units
+        w_hr, w_hz, w_hn = self.weight_hh_l0.split(u)
+        projected = F.linear(x, self.weight_ih_l0, self.bias_l0)
+        h = x.new_zeros(x.shape[0], u)
+        steps = []
+        for t in range(x.shape[1]):
+            x_r, x_z, x_n = projected[:, t].split(u, dim=1)
+            r = torch.sigmoid(x_r + h @ w_hr.T)
+            z = torch.sigmoid(x_z + h @ w_hz.T)
+            n = torch.tanh(x_n + (r * h) @ w_hn.T)
+            h = (1 - z) * n + z * h
+            steps.append(h)
+        return torch.stack(steps, dim=1), h
+
+
 class Recurrent(nn.Module):
     """An ``nn.LSTM`` or ``nn.GRU`` (batch first) returning every step or the last.
 
@@ -149,7 +208,9 @@ class Recurrent(nn.Module):
     ``return_sequences=True``; torch's return every step and the state.
     """
 
-    def __init__(self, rnn: nn.LSTM | nn.GRU, return_sequences: bool) -> None:
+    def __init__(
+        self, rnn: nn.LSTM | nn.GRU | ClassicGRU, return_sequences: bool
+    ) -> None:
         super().__init__()
         self.rnn, self.return_sequences = rnn, return_sequences
 
@@ -160,6 +221,8 @@ class Recurrent(nn.Module):
 
 def _recurrent(layer: LayerSpec, shape: Shape, options: ModelOptions) -> nn.Module:
     units = int(layer.units or 0)
+    if layer.type == "gru" and not options.gru_reset_after:
+        return _classic_gru(layer, shape, options)
     cls = nn.LSTM if layer.type == "lstm" else nn.GRU
     rnn = cls(shape.dims[-1], units, batch_first=True)
     gates = 4 if layer.type == "lstm" else 3
@@ -178,7 +241,41 @@ def _recurrent(layer: LayerSpec, shape: Shape, options: ModelOptions) -> nn.Modu
             nn.init.zeros_(weights["bias_hh_l0"])
             if layer.type == "lstm":
                 weights["bias_ih_l0"][units : 2 * units] = 1.0  # gates i, f, g, o
+        if layer.type == "lstm" and options.lstm_bias == "single":
+            # Keras's one bias: b_ih holds the sum (same distribution), b_hh
+            # stays at zero and out of training, so the bias takes one
+            # optimiser step per update, not two.
+            weights["bias_ih_l0"].add_(weights["bias_hh_l0"])
+            nn.init.zeros_(weights["bias_hh_l0"])
+    if layer.type == "lstm" and options.lstm_bias == "single":
+        rnn.bias_hh_l0.requires_grad_(False)
     return Recurrent(rnn, bool(layer.return_sequences))
+
+
+def _classic_gru(layer: LayerSpec, shape: Shape, options: ModelOptions) -> nn.Module:
+    units = int(layer.units or 0)
+    rnn = ClassicGRU(shape.dims[-1], units)
+    with torch.no_grad():
+        if options.rnn_kernel == "glorot_uniform":
+            nn.init.xavier_uniform_(rnn.weight_ih_l0)
+        if options.rnn_recurrent == "orthogonal":
+            recurrent = torch.empty(units, 3 * units)
+            nn.init.orthogonal_(recurrent)
+            rnn.weight_hh_l0.copy_(recurrent.T)
+        if options.rnn_bias == "zeros_unit_forget":
+            nn.init.zeros_(rnn.bias_l0)
+    return Recurrent(rnn, bool(layer.return_sequences))
+
+
+class DropoutAtInference(nn.Dropout):
+    """``nn.Dropout`` that keeps dropping in eval mode.
+
+    What a model left in training mode at prediction time does: the masks
+    of ``F.dropout(training=True)``, also under ``model.eval()``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, self.p, True, self.inplace)
 
 
 def _embedding(layer: LayerSpec, shape: Shape, options: ModelOptions) -> nn.Module:
@@ -306,7 +403,9 @@ def build_model(
         elif kind == "layer_norm":
             modules.append(nn.LayerNorm(before.dims[-1], eps=options.ln_epsilon))
         elif kind == "dropout":
-            modules.append(nn.Dropout(float(layer.rate or 0.0)))
+            rate = float(layer.rate or 0.0)
+            on = options.eval_dropout == "on"
+            modules.append(DropoutAtInference(rate) if on else nn.Dropout(rate))
         elif kind == "embedding":
             modules.append(_embedding(layer, before, options))
         elif kind in ("lstm", "gru"):
@@ -314,3 +413,199 @@ def build_model(
         else:
             raise ValueError(f"layer type {kind!r} is not supported")
     return nn.Sequential(*modules)
+
+
+def _weighted(model: nn.Sequential) -> list[nn.Module]:
+    """The modules holding weights, one per weighted spec layer, in order."""
+    return [m for m in model if any(True for _ in m.parameters())]
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy().copy()
+
+
+def _read(module: nn.Module, kind: str) -> dict[str, np.ndarray]:
+    if isinstance(module, nn.Linear):
+        return {"kernel": _numpy(module.weight).T, "bias": _numpy(module.bias)}
+    if isinstance(module, nn.Conv2d):
+        assert module.bias is not None
+        kernel = _numpy(module.weight).transpose(2, 3, 1, 0)  # OIHW -> HWIO
+        return {"kernel": kernel, "bias": _numpy(module.bias)}
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        assert module.running_mean is not None and module.running_var is not None
+        return {
+            "gamma": _numpy(module.weight),
+            "beta": _numpy(module.bias),
+            "mean": _numpy(module.running_mean),
+            "variance": _numpy(module.running_var),
+        }
+    if isinstance(module, nn.LayerNorm):
+        return {"gamma": _numpy(module.weight), "beta": _numpy(module.bias)}
+    if isinstance(module, nn.Embedding):
+        return {"table": _numpy(module.weight)}
+    assert isinstance(module, Recurrent)
+    rnn = module.rnn
+    if isinstance(rnn, ClassicGRU):
+        units = rnn.units
+        return {
+            "kernel": gate_order(_numpy(rnn.weight_ih_l0).T, units, to_torch=False),
+            "recurrent": gate_order(_numpy(rnn.weight_hh_l0).T, units, to_torch=False),
+            "bias": gate_order(_numpy(rnn.bias_l0), units, to_torch=False),
+        }
+    assert isinstance(rnn, nn.LSTM | nn.GRU)
+    params = dict(rnn.named_parameters())
+    arrays = {
+        "kernel": _numpy(params["weight_ih_l0"]).T,
+        "recurrent": _numpy(params["weight_hh_l0"]).T,
+        "bias": _numpy(params["bias_ih_l0"]),
+        "recurrent_bias": _numpy(params["bias_hh_l0"]),
+    }
+    if kind == "gru":
+        units = rnn.hidden_size
+        arrays = {k: gate_order(v, units, to_torch=False) for k, v in arrays.items()}
+    return arrays
+
+
+def _write(module: nn.Module, weights: LayerWeights) -> None:
+    arrays = weights.arrays
+
+    def put(tensor: torch.Tensor, array: np.ndarray) -> None:
+        value = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        if tuple(value.shape) != tuple(tensor.shape):
+            raise ValueError(
+                f"layer {weights.index} ({weights.type}): weights of shape "
+                f"{tuple(value.shape)} do not fit {tuple(tensor.shape)}"
+            )
+        tensor.copy_(value)
+
+    if isinstance(module, nn.Linear):
+        put(module.weight, arrays["kernel"].T)
+        put(module.bias, arrays["bias"])
+    elif isinstance(module, nn.Conv2d):
+        assert module.bias is not None
+        put(module.weight, arrays["kernel"].transpose(3, 2, 0, 1))  # HWIO -> OIHW
+        put(module.bias, arrays["bias"])
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        assert module.running_mean is not None and module.running_var is not None
+        put(module.weight, arrays["gamma"])
+        put(module.bias, arrays["beta"])
+        put(module.running_mean, arrays["mean"])
+        put(module.running_var, arrays["variance"])
+    elif isinstance(module, nn.LayerNorm):
+        put(module.weight, arrays["gamma"])
+        put(module.bias, arrays["beta"])
+    elif isinstance(module, nn.Embedding):
+        put(module.weight, arrays["table"])
+    else:
+        assert isinstance(module, Recurrent)
+        _write_recurrent(module.rnn, weights, put)
+
+
+def _write_recurrent(
+    rnn: nn.Module, weights: LayerWeights, put: Callable[..., None]
+) -> None:
+    arrays = weights.arrays
+    units = arrays["recurrent"].shape[0]
+    gru = weights.type == "gru"
+
+    def torch_order(array: np.ndarray) -> np.ndarray:
+        return gate_order(array, units, to_torch=True) if gru else array
+
+    put(rnn.weight_ih_l0, torch_order(arrays["kernel"]).T)
+    put(rnn.weight_hh_l0, torch_order(arrays["recurrent"]).T)
+    if isinstance(rnn, ClassicGRU):
+        put(rnn.bias_l0, torch_order(merge_biases(weights)))
+        return
+    assert isinstance(rnn, nn.LSTM | nn.GRU)
+    recurrent = arrays.get("recurrent_bias")
+    if recurrent is None or not rnn.bias_hh_l0.requires_grad:
+        # A single-bias source (Keras's LSTM, a classic GRU) or target (an
+        # LSTM with layers.lstm.bias = single): the sum goes to b_ih.
+        put(rnn.bias_ih_l0, torch_order(merge_biases(weights)))
+        put(rnn.bias_hh_l0, np.zeros(rnn.bias_hh_l0.shape, np.float32))
+        return
+    put(rnn.bias_ih_l0, torch_order(arrays["bias"]))
+    put(rnn.bias_hh_l0, torch_order(recurrent))
+
+
+def get_weights(
+    model: nn.Sequential,
+    layers: tuple[LayerSpec, ...],
+    shape: Shape,
+    options: ModelOptions,
+    *,
+    flatten_rows: str = "match",
+) -> list[LayerWeights]:
+    """The model's weights in the neutral layout of `bisect_ml.backends._transplant`.
+
+    ``layers``, ``shape`` and ``options`` must be those the model was built
+    with (the flatten order decides how flattened features are read).
+    ``flatten_rows="as_stored"`` keeps flattened features in the model's own
+    order, for a hand-written copy (see `set_weights`).
+    """
+    marks = flat_image_dims(layers, shape)
+    weighted = [i for i, layer in enumerate(layers) if layer.type in WEIGHTED_TYPES]
+    modules = _weighted(model)
+    assert len(modules) == len(weighted)
+    out = []
+    with torch.no_grad():
+        for i, module in zip(weighted, modules, strict=True):
+            kind = layers[i].type
+            arrays = _read(module, kind)
+            dims = marks[i]
+            entry = LayerWeights(kind, i, arrays, dims)
+            if flatten_rows == "match":
+                entry = permute_flat(entry, options.flatten_order, to_neutral=True)
+            out.append(entry)
+    return out
+
+
+def set_weights(
+    model: nn.Sequential,
+    weights: list[LayerWeights],
+    options: ModelOptions,
+    *,
+    flatten_rows: str = "match",
+) -> None:
+    """Load neutral ``weights`` into a model built with ``options``.
+
+    ``flatten_rows="match"`` lays flattened features out in the model's own
+    flatten order, so the function is kept; ``"as_stored"`` writes them in
+    the order they come, as a hand-written copy of weights read with
+    ``get_weights(flatten_rows="as_stored")`` would (PUBLIC_CASES R10).
+    """
+    modules = _weighted(model)
+    if len(modules) != len(weights):
+        raise ValueError(
+            f"{len(weights)} weighted layers do not fit a model with {len(modules)}"
+        )
+    with torch.no_grad():
+        for module, layer in zip(modules, weights, strict=True):
+            if flatten_rows == "match":
+                layer = permute_flat(layer, options.flatten_order, to_neutral=False)
+            _write(module, layer)
+
+
+def start_model(
+    layers: tuple[LayerSpec, ...],
+    shape: Shape,
+    options: ModelOptions,
+    seed: int,
+    init_values: str = "own",
+) -> nn.Sequential:
+    """Seed torch and build the model; its initial weights as ``init.values`` says.
+
+    ``own``: torch draws them (``torch.manual_seed(seed)``, then
+    `build_model`). ``transplanted``: the model is built the same way (so
+    torch's random stream, which later drives dropout, is where it would
+    be), then takes the weights Keras's genuine initialisers draw for this
+    model at ``seed`` (`bisect_ml.backends._transplant.donor_weights`).
+    """
+    torch.manual_seed(seed)
+    model = build_model(layers, shape, options)
+    if init_values == "transplanted":
+        state = torch.get_rng_state()
+        donor = donor_weights("keras", layers, shape, seed)
+        torch.set_rng_state(state)
+        set_weights(model, donor, options)
+    return model

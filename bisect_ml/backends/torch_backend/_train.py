@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from bisect_ml.backends.torch_backend._preprocess import Prepared
 
 __all__ = [
     "Curves",
     "Objective",
+    "ShuffledBatches",
     "clip_gradients",
     "evaluate",
     "fit",
@@ -137,6 +138,37 @@ class Curves:
     diverged: bool
 
 
+class ShuffledBatches(Sampler[list[int]]):
+    """Fixed batches in a fresh order each epoch: tf.data's batch-then-shuffle.
+
+    The batches are consecutive runs of ``batch_size`` samples in the stored
+    order, cut once, as ``Dataset.batch(b)`` cuts them; each iteration (each
+    epoch) yields them in an order drawn from ``generator``, as
+    ``.shuffle(n_batches)`` with ``reshuffle_each_iteration=True`` does. Batch
+    membership never changes; ``DataLoader(shuffle=True)`` re-draws it.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        generator: torch.Generator,
+        *,
+        drop_last: bool = False,
+    ) -> None:
+        starts = range(0, n - batch_size + 1 if drop_last else n, batch_size)
+        self.batches = [list(range(s, min(s + batch_size, n))) for s in starts]
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(len(self.batches), generator=self.generator)
+        for index in order.tolist():
+            yield self.batches[index]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 def make_loader(
     dataset: TensorDataset,
     *,
@@ -150,8 +182,9 @@ def make_loader(
     ``off`` and ``every_epoch`` are torch's own ``DataLoader(shuffle=False)``
     and ``DataLoader(shuffle=True)``. ``repeated`` emulates Keras 3.15's
     seeded ``fit(shuffle=True)``: one ``randperm``, drawn once from the same
-    generator, is the sampler of every epoch. ``drop_last`` is the
-    DataLoader's own.
+    generator, is the sampler of every epoch. ``batches`` emulates tf.data's
+    ``.batch(b).shuffle(n)`` with `ShuffledBatches`. ``drop_last`` is the
+    DataLoader's own (`ShuffledBatches` drops the same batch).
 
     The generator is seeded with ``seed``, a genuine DataLoader option, so that
     arms which differ only in how weights are drawn still see the same batches
@@ -159,6 +192,13 @@ def make_loader(
     shuffle draws from TensorFlow's seed).
     """
     generator = torch.Generator().manual_seed(seed)
+    if shuffle == "batches":
+        return DataLoader(
+            dataset,
+            batch_sampler=ShuffledBatches(
+                len(dataset), batch_size, generator, drop_last=drop_last
+            ),
+        )
     if shuffle == "repeated":
         order = torch.randperm(len(dataset), generator=generator).tolist()
         return DataLoader(
@@ -179,6 +219,9 @@ def make_loader(
     raise ValueError(f"unknown train.shuffle {shuffle!r}")
 
 
+# TODO(#3): train.validation_split (Keras holds out the last rows before any
+# shuffling), numerics.dtype (float64) and weight decay restricted to kernels
+# are not factors yet.
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,

@@ -1,0 +1,292 @@
+"""The deterministic closure check, one small model per layer family.
+
+A hybrid with every factor swapped (the torch backend given all of Keras's
+values, or the Keras backend all of torch's), started from the other side's
+initial weights (``init.values = "transplanted"``) and fed the same batches
+in the same order, must track the other side's training loss step for step.
+Each family trains ``STEPS`` steps; the per-step losses must agree to
+``LOSS_RTOL`` and the test-set outputs after training (eval mode: running
+statistics, dropout off) to ``OUTPUT_ATOL``.
+
+This is what the catalogue promises: that with every catalogued factor
+swapped, the frameworks compute the same training. A family that does not
+close names a missing factor or a wrong emulation.
+
+Shared settings, not swaps: the data order (``train.shuffle = "off"`` on both,
+since the two frameworks draw permutations from unrelated generators) and the
+batch size (32; torch's DataLoader default of 1 would mean 200 steps an
+epoch). Dropout draws its masks from each framework's own generator, so the
+dropout family runs at rate 0 for the step check; that dropout layers do the
+same thing in expectation and at inference is checked in ``test_layers.py``
+and ``test_transplant.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bisect_ml.backends.keras_backend._runtime import keras
+from bisect_ml.backends.keras_backend._train import build_trial as keras_trial
+from bisect_ml.factors import default_assignment
+from bisect_ml.scenario import DataSpec, LayerSpec, Spec, TrainSpec, load_data
+
+torch = pytest.importorskip("torch")
+
+from bisect_ml.backends.torch_backend._backend import (  # noqa: E402
+    build_trial as torch_trial,
+)
+from bisect_ml.backends.torch_backend._train import clip_gradients  # noqa: E402
+
+pytestmark = pytest.mark.frameworks
+
+#: Steps per family: 3 epochs of 10 batches of 32 (300 training samples).
+EPOCHS, BATCH = 3, 32
+STEPS = 30
+#: Shared by both sides (the frameworks' default is 1e-3 in both), so that
+#: every family's loss falls visibly within the 30 steps.
+LEARNING_RATE = 5e-3
+#: Float32 training in two frameworks drifts apart by rounding alone; over
+#: 30 Adam steps the losses stayed within 1.7e-6 relative and the test
+#: outputs within 5e-6 (every family but embedding, both directions, seeds
+#: 0, 1 and 2; the test runs seed 0).
+LOSS_RTOL = 1e-5
+OUTPUT_ATOL = 1e-4
+
+L = LayerSpec
+FAMILIES: dict[str, tuple[LayerSpec, ...]] = {
+    "dense": (L("dense", 32, "relu"), L("dense", 10)),
+    "cnn": (
+        L(
+            "conv2d",
+            filters=6,
+            kernel_size=3,
+            strides=2,
+            padding="same",
+            activation="relu",
+        ),
+        L("max_pool2d", pool_size=2),
+        L("flatten"),
+        L("dense", 10),
+    ),
+    "cnn_bn": (
+        L("conv2d", filters=6, kernel_size=3, padding="same", activation="relu"),
+        L("batch_norm"),
+        L("avg_pool2d", pool_size=3, strides=2, padding="same"),
+        L("flatten"),
+        L("dense", 10),
+    ),
+    "embedding": (L("embedding", 4), L("flatten"), L("dense", 10)),
+    "lstm": (L("lstm", 12), L("dense", 10)),
+    "gru": (L("gru", 12), L("dense", 10)),
+    "layer_norm": (L("dense", 24, "tanh"), L("layer_norm"), L("dense", 10)),
+    "dropout": (L("dense", 32, "relu"), L("dropout", rate=0.0), L("dense", 10)),
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_data(DataSpec(dataset="digits", max_samples=400))
+
+
+def _spec(layers: tuple[LayerSpec, ...]) -> Spec:
+    return Spec(
+        DataSpec(dataset="digits", max_samples=400),
+        layers,
+        TrainSpec(epochs=EPOCHS, loss="cross_entropy", from_logits=True),
+    )
+
+
+def _values(framework: str) -> dict[str, object]:
+    shared = {
+        "train.shuffle": "off",
+        "train.batch_size": BATCH,
+        "optimizer.learning_rate": LEARNING_RATE,
+    }
+    return default_assignment(framework) | shared
+
+
+def _torch_steps(trial) -> list[float]:
+    x, y = trial.prepared.x_train, trial.prepared.y_train
+    params = [p for p in trial.model.parameters() if p.requires_grad]
+    losses = []
+    for _ in range(EPOCHS):
+        trial.model.train()
+        for start in range(0, len(x), BATCH):
+            trial.optimizer.zero_grad()
+            loss = trial.objective(
+                trial.model, x[start : start + BATCH], y[start : start + BATCH]
+            )
+            loss.backward()
+            clip_gradients(
+                params,
+                float(trial.values["train.clip_norm"]),
+                str(trial.values["train.clip_scope"]),
+            )
+            trial.optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+def _keras_steps(trial) -> list[float]:
+    x, y = trial.prepared.x_train, trial.prepared.y_train
+    losses = []
+    for _ in range(EPOCHS):
+        for start in range(0, len(x), BATCH):
+            out = trial.model.train_on_batch(
+                x[start : start + BATCH], y[start : start + BATCH]
+            )
+            losses.append(float(np.ravel(out)[0]))
+    return losses
+
+
+def _torch_test_outputs(trial) -> np.ndarray:
+    trial.model.eval()
+    with torch.no_grad():
+        return trial.model(trial.prepared.x_test).numpy()
+
+
+def _keras_test_outputs(trial) -> np.ndarray:
+    return keras.ops.convert_to_numpy(
+        trial.model(trial.prepared.x_test, training=False)
+    )
+
+
+def _run(family: str, hybrid_framework: str, data, seed: int = 0):
+    """The hybrid (all of the other side's values) and the other side's own run."""
+    spec = _spec(FAMILIES[family])
+    other = "keras" if hybrid_framework == "torch" else "torch"
+    hybrid_values = _values(other) | {"init.values": "transplanted"}
+    own_values = _values(other)
+    if hybrid_framework == "torch":
+        hybrid = torch_trial(spec, data, hybrid_values, seed)
+        reference = keras_trial(spec, data, own_values, seed, one_call_per_epoch=False)
+        return (
+            _torch_steps(hybrid),
+            _keras_steps(reference),
+            _torch_test_outputs(hybrid),
+            _keras_test_outputs(reference),
+        )
+    hybrid = keras_trial(spec, data, hybrid_values, seed, one_call_per_epoch=False)
+    reference = torch_trial(spec, data, own_values, seed)
+    return (
+        _keras_steps(hybrid),
+        _torch_steps(reference),
+        _keras_test_outputs(hybrid),
+        _torch_test_outputs(reference),
+    )
+
+
+# TODO(#3): the embedding family does not close. Keras's Adam receives an
+# embedding's gradient as tf.IndexedSlices, one slice per token occurrence,
+# and ops.square squares the slices before duplicate rows are summed
+# (keras/src/backend/tensorflow/sparse.py elementwise_unary; optimizers/
+# adam.py update_step): its second moment takes the sum of the squared
+# per-occurrence gradients, torch's the square of their sum. A factor for it
+# needs a torch Adam that takes per-occurrence squares for the embedding
+# table (the optimizers are another part of this work);
+# test_keras_embedding_second_moment_is_per_occurrence pins the cause, and
+# test_embedding_closes_with_a_dense_gradient shows it is the only one.
+_OPEN = {"embedding"}
+
+
+def _families() -> list:
+    marks = pytest.mark.xfail(
+        strict=True, reason="TODO(#3): Keras's sparse embedding gradient in Adam"
+    )
+    return [
+        pytest.param(family, marks=marks) if family in _OPEN else family
+        for family in FAMILIES
+    ]
+
+
+@pytest.mark.parametrize("hybrid", ["torch", "keras"])
+@pytest.mark.parametrize("family", _families())
+def test_every_factor_swapped_tracks_the_other_side(family: str, hybrid: str, data):
+    mine, theirs, out_mine, out_theirs = _run(family, hybrid, data)
+    assert len(mine) == len(theirs) == STEPS
+    np.testing.assert_allclose(mine, theirs, rtol=LOSS_RTOL)
+    np.testing.assert_allclose(out_mine, out_theirs, atol=OUTPUT_ATOL)
+    # The loss moved: a check on a model that does not train would be empty.
+    assert theirs[-1] < theirs[0] - 0.1
+
+
+def test_closure_check_sees_a_factor_left_unswapped(data):
+    # Power: the torch hybrid keeps torch's Adam epsilon placement, one
+    # factor short of Keras's values; the curves part within a few steps.
+    spec = _spec(FAMILIES["dense"])
+    values = _values("keras") | {
+        "init.values": "transplanted",
+        "optimizer.epsilon_placement": "corrected",
+        "optimizer.epsilon": 1e-3,
+    }
+    keras_values = _values("keras") | {"optimizer.epsilon": 1e-3}
+    hybrid = torch_trial(spec, data, values, 0)
+    reference = keras_trial(spec, data, keras_values, 0, one_call_per_epoch=False)
+    mine, theirs = _torch_steps(hybrid), _keras_steps(reference)
+    assert mine[0] == pytest.approx(theirs[0], rel=LOSS_RTOL)
+    relative = np.abs(np.array(mine) - theirs) / np.abs(theirs)
+    assert relative.max() > 10 * LOSS_RTOL
+
+
+def test_closure_check_sees_own_initial_weights(data):
+    # Power: without the transplant the first loss already differs.
+    spec = _spec(FAMILIES["dense"])
+    hybrid = torch_trial(spec, data, _values("keras"), 0)
+    reference = keras_trial(spec, data, _values("keras"), 0, one_call_per_epoch=False)
+    assert abs(_torch_steps(hybrid)[0] - _keras_steps(reference)[0]) > 1e-3
+
+
+def test_lstm_needs_its_bias_factor(data):
+    # Power for layers.lstm.bias: a torch hybrid that keeps torch's two
+    # trained biases, every other factor swapped, parts from Keras.
+    spec = _spec(FAMILIES["lstm"])
+    values = _values("keras") | {"init.values": "transplanted"}
+    hybrid = torch_trial(spec, data, values | {"layers.lstm.bias": "double"}, 0)
+    reference = keras_trial(spec, data, _values("keras"), 0, one_call_per_epoch=False)
+    mine, theirs = _torch_steps(hybrid), _keras_steps(reference)
+    relative = np.abs(np.array(mine) - theirs) / np.abs(theirs)
+    assert relative.max() > 10 * LOSS_RTOL
+
+
+def test_keras_embedding_second_moment_is_per_occurrence():
+    # The cause of the open embedding family, in Keras itself: token 1 twice
+    # in one batch, with gradients of opposite sign per occurrence.
+    layer = keras.layers.Embedding(3, 1, embeddings_initializer="zeros")
+    tokens = np.array([[1, 1]])
+    weights = np.array([[[1.0], [-3.0]]], np.float32)  # dL/d out per occurrence
+    optimizer = keras.optimizers.Adam(learning_rate=0.1)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(tokens) * weights)
+    (gradient,) = tape.gradient(loss, layer.trainable_variables)
+    assert isinstance(gradient, tf.IndexedSlices)
+    optimizer.apply_gradients([(gradient, layer.embeddings)])
+    v = keras.ops.convert_to_numpy(optimizer._velocities[0])[1, 0]
+    # (1 - beta_2) * (1^2 + 3^2), not (1 - beta_2) * (1 - 3)^2.
+    assert v == pytest.approx(0.001 * 10.0, rel=1e-5)
+
+
+def test_embedding_closes_with_a_dense_gradient(data, monkeypatch):
+    # Give the Keras hybrid an embedding whose gradient is dense (a one-hot
+    # product): then it tracks torch step for step, so the sparse second
+    # moment is the one difference left in this family.
+    from bisect_ml.backends.keras_backend import _model as keras_model
+
+    class DenseGradientEmbedding(keras.layers.Embedding):
+        def call(self, inputs):
+            one_hot = keras.ops.one_hot(inputs, self.input_dim)
+            return keras.ops.matmul(one_hot, self.embeddings)
+
+    original = keras_model._embedding
+
+    def dense(layer, shape, options):
+        built = original(layer, shape, options)
+        config = built.get_config()
+        return DenseGradientEmbedding.from_config(config)
+
+    monkeypatch.setattr(keras_model, "_embedding", dense)
+    mine, theirs, out_mine, out_theirs = _run("embedding", "keras", data)
+    np.testing.assert_allclose(mine, theirs, rtol=LOSS_RTOL)
+    np.testing.assert_allclose(out_mine, out_theirs, atol=OUTPUT_ATOL)
