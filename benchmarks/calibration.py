@@ -36,7 +36,6 @@ Figures (issue #4):
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import os
 import sys
@@ -45,16 +44,23 @@ import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bisect_ml.backends.simulated import SimulatedLab, truth
-from bisect_ml.factors import registry
-from bisect_ml.scenario import Pair, parse_pair
-from bisect_ml.stats import IntervalWarning, ratio_of_contrasts
-from bisect_ml.strategies.ofat import OneFactorAtATime
-from bisect_ml.verdict import Status, Verdict
+# The scenario document it builds on lives with the tests, which share it.
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+from bisect_ml.backends.simulated import SimulatedLab, truth  # noqa: E402
+from bisect_ml.factors import registry  # noqa: E402
+from bisect_ml.scenario import Pair, parse_pair  # noqa: E402
+from bisect_ml.stats import IntervalWarning, ratio_of_contrasts  # noqa: E402
+from bisect_ml.strategies.ofat import OneFactorAtATime  # noqa: E402
+from bisect_ml.verdict import Status, Verdict  # noqa: E402
+from tests._helpers import scenario_doc  # noqa: E402
 
 N_FACTORS = 12
 NOISE = 0.01
@@ -106,19 +112,12 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _doc(torch: dict[str, Any], simulation: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "scenario": {"name": "calibration", "backend": "simulated"},
-        "data": {"dataset": "digits"},
-        "model": {
-            "layers": [
-                {"type": "dense", "units": 16, "activation": "relu"},
-                {"type": "dense", "units": 10, "activation": "linear"},
-            ]
-        },
-        "train": {"epochs": 2, "loss": "cross_entropy", "from_logits": True},
-        "sides": {"torch": _nest(torch), "keras": {}},
-        "simulation": copy.deepcopy(simulation),
-    }
+    # The tests' dense digits scenario, on the simulated backend.
+    return scenario_doc(
+        scenario={"name": "calibration", "backend": "simulated"},
+        sides={"torch": _nest(torch), "keras": {}},
+        simulation=simulation,
+    )
 
 
 def base_sides(n: int = N_FACTORS) -> dict[str, Any]:
@@ -352,27 +351,16 @@ def figures(case: Case, scores: list[Score]) -> list[Figure]:
                 (0.93, 0.97),
             )
         )
+    out.append(
+        Figure("gap CI coverage", sum(s.gap_covered for s in scores), n, (0.93, 0.97))
+    )
     if case.kind != "aa":
-        out.append(
-            Figure(
-                "gap CI coverage",
-                sum(s.gap_covered for s in scores),
-                n,
-                (0.93, 0.97),
-            )
-        )
         out.append(
             Figure(
                 "share CI coverage",
                 sum(s.shares_covered for s in scores),
                 sum(s.shares for s in scores),
                 (0.93, 0.97),
-            )
-        )
-    else:
-        out.append(
-            Figure(
-                "gap CI coverage", sum(s.gap_covered for s in scores), n, (0.93, 0.97)
             )
         )
     return out
@@ -502,30 +490,16 @@ def main(argv: Iterable[str] | None = None) -> None:
             for fig in figures(case, scores):
                 report(_row(case.label, setting, args.reps, fig, seconds))
             sys.stdout.flush()
-    if args.peeking_reps:
+    extras: list[tuple[int, Callable[[int], list[Figure]], str, str]] = [
+        (args.peeking_reps, naive_peeking, "aa (normal)", "looks 5, 10"),
+        (args.interval_reps, interval_methods, "cause (normal)", "fixed 10"),
+    ]
+    for reps, compute, label, setting in extras:
+        if not reps:
+            continue
         start = time.perf_counter()
-        for fig in naive_peeking(args.peeking_reps):
-            report(
-                _row(
-                    "aa (normal)",
-                    "looks 5, 10",
-                    args.peeking_reps,
-                    fig,
-                    time.perf_counter() - start,
-                )
-            )
-    if args.interval_reps:
-        start = time.perf_counter()
-        for fig in interval_methods(args.interval_reps):
-            report(
-                _row(
-                    "cause (normal)",
-                    "fixed 10",
-                    args.interval_reps,
-                    fig,
-                    time.perf_counter() - start,
-                )
-            )
+        for fig in compute(reps):
+            report(_row(label, setting, reps, fig, time.perf_counter() - start))
     print()
     print(f"total wall time {time.perf_counter() - total:.0f} s")
 

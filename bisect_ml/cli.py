@@ -1,7 +1,9 @@
 """The `bisect-ml` command: parse, call the API, render, exit.
 
-Exit codes: 0 causes found and the gap explained; 3 a real gap not (fully)
-explained by catalogued factors; 4 no significant gap; 2 bad input (scenario,
+Exit codes: 0 causes found and the gap explained; 3 a residual shown: a real
+gap not (fully) explained by catalogued factors; 4 no significant gap; 5
+inconclusive: a gap this budget could not attribute, or the trial budget ran
+out before a verdict (more seeds or trials needed); 2 bad input (scenario,
 path, flag, store or executor); 1 a trial crashed, or an internal error (one
 line; ``--debug`` shows the traceback); 130 interrupted (SIGINT), 143
 terminated (SIGTERM).
@@ -14,13 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import logging
+import os
 import re
 import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,8 +32,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from bisect_ml._traps import Trap
     from bisect_ml.factors import Factor
     from bisect_ml.lab import Progress, StoreInfo
+    from bisect_ml.lab._store import RunRecord
     from bisect_ml.reproduce import CaseResult
     from bisect_ml.verdict import Verdict
 
@@ -209,7 +215,11 @@ def bisect(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Bisect a diverging pair and print the root-cause report."""
+    """Bisect a diverging pair and print the root-cause report.
+
+    Exit codes: 0 explained; 3 a residual shown; 4 no significant gap; 5
+    inconclusive (more seeds or trials needed); 2 bad input; 1 a crash.
+    """
     from bisect_ml._errors import BackendError, BisectError
     from bisect_ml.api import bisect as run
     from bisect_ml.api import default_store_path
@@ -239,6 +249,7 @@ def bisect(
                 debug=debug,
                 command=argv,
                 on_run=run_ids.append,
+                on_traps=lambda traps: _warn_traps(scenario, traps),
             )
     except KeyboardInterrupt as err:
         how = "terminated" if isinstance(err, _Terminated) else "interrupted"
@@ -286,6 +297,12 @@ def bisect(
             err=True,
         )
     raise typer.Exit(verdict.status.exit_code)
+
+
+def _warn_traps(scenario: str, traps: Sequence[Trap]) -> None:
+    """The known traps of the pair, on stderr, as `diff` prints them."""
+    for trap in traps:
+        typer.echo(f"bisect-ml: warning: {scenario}: {trap}", err=True)
 
 
 def _html(verdict: Verdict) -> str:
@@ -495,13 +512,11 @@ def report(
         finally:
             opened.close()
         if record.state is None:
-            why = record.error or "it stopped before a verdict"
-            raise StoreError(
-                path,
-                f"run {record.id} ({record.scenario}) is {record.status}: it has "
-                f"no verdict to report ({why})",
-            )
-        text = _render(record.state, record.verdict, format)
+            raise StoreError(path, _no_verdict(record))
+        try:
+            text = _render(record.state, record.verdict, format)
+        except ValueError as err:  # a state this bisect-ml cannot read
+            raise StoreError(path, f"run {record.id}: {err}") from None
     except BisectError as err:
         raise _fail(err, EXIT_BAD_INPUT, debug) from None
     except Exception as err:
@@ -516,6 +531,23 @@ def report(
         typer.echo(f"bisect-ml: error: cannot write {output}: {err}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     typer.echo(f"run {record.id}: {format.value} report written to {output}", err=True)
+
+
+def _no_verdict(record: RunRecord) -> str:
+    """Why a stored run has no report, and what to do, in one line."""
+    import shlex
+
+    head = f"run {record.id} ({record.scenario}) is {record.status}"
+    if record.status == "running":
+        return f"{head}: it has no verdict yet; report it once it has finished"
+    error = " ".join((record.error or "").split())
+    stopped = "it stopped before a verdict"
+    if record.status == "failed" and error:
+        stopped = f"it stopped before a verdict ({error})"
+    return (
+        f"{head}: {stopped}, so there is no report; re-run its command to resume "
+        f"from its stored trials: {shlex.join(record.command)}"
+    )
 
 
 def _render(state: str, json_text: str | None, format: ReportFormat) -> str:
@@ -633,7 +665,8 @@ def _seconds(text: str) -> float:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
     if match is None:
         raise typer.BadParameter(
-            f"must be a duration like 30d, 12h, 90m or 45s, got {text!r}"
+            f"must be a duration like 30d, 12h, 90m or 45s, got {text!r}",
+            param_hint="--older-than",
         )
     return float(match.group(1)) * _UNITS[match.group(2) or "d"]
 
@@ -727,6 +760,23 @@ def store_prune(
             "installed now (a re-run can never use them).",
         ),
     ] = False,
+    runs: Annotated[
+        bool,
+        typer.Option(
+            "--runs",
+            help="Also delete the stored runs (record and report) that match "
+            "--older-than (started longer ago) and --scenario; needs one of "
+            "them. A run still running is never deleted.",
+        ),
+    ] = False,
+    include_used: Annotated[
+        bool,
+        typer.Option(
+            "--include-used",
+            help="Also delete trials of a scenario whose kept run did not "
+            "finish (kept by default: re-running it resumes from them).",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count, delete nothing.")
     ] = False,
@@ -735,7 +785,15 @@ def store_prune(
     ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Delete the trials that match every filter given (at least one)."""
+    """Delete the trials that match every filter given (at least one).
+
+    Trials a kept run needs are kept: those of a scenario with a run that did
+    not finish (interrupted, failed or still running), since re-running its
+    command resumes from them; --include-used deletes them too. A finished
+    run needs no trial (`bisect-ml report` renders it from its stored
+    verdict). Runs are deleted only with --runs, by age and scenario; trials
+    of the runs deleted are then no longer kept for them.
+    """
     from bisect_ml._errors import BisectError
     from bisect_ml.api import default_store_path
     from bisect_ml.backends import BACKENDS, library_versions
@@ -752,13 +810,26 @@ def store_prune(
             "give at least one of --older-than, --scenario, --backend, --failed, "
             "--stale"
         )
+    if runs and age is None and scenario is None:
+        raise typer.BadParameter(
+            "selects runs by --older-than or --scenario: give one of them",
+            param_hint="--runs",
+        )
     path = store or default_store_path()
     try:
         if not Path(path).exists():
             raise _no_store(path)
         opened = Store(path)
         try:
-            count = opened.prune(
+            dropped = (
+                opened.prune_runs(older_than=age, scenario=scenario, dry_run=dry_run)
+                if runs
+                else []
+            )
+            gone = {r.id for r in dropped}
+            needed = [r for r in opened.unfinished_runs() if r.id not in gone]
+            matching = functools.partial(
+                opened.prune,
                 older_than=age,
                 scenario=scenario,
                 backend=backend,
@@ -766,8 +837,11 @@ def store_prune(
                 stale_versions=(
                     {b: library_versions(b) for b in BACKENDS} if stale else None
                 ),
-                dry_run=dry_run,
             )
+            keep = set() if include_used else {r.scenario for r in needed}
+            every = matching(dry_run=True) if keep else 0
+            count = matching(dry_run=dry_run, keep_scenarios=keep)
+            held = every - count if keep else 0
             if vacuum and not dry_run:
                 opened.vacuum()
         finally:
@@ -777,7 +851,17 @@ def store_prune(
     except Exception as err:
         raise _internal(err, debug) from None
     verb = "would remove" if dry_run else "removed"
-    typer.echo(f"{verb} {count} trials from {path}")
+    line = f"{verb} {count} trials"
+    if runs:
+        line += f" and {len(dropped)} runs"
+    typer.echo(f"{line} from {path}")
+    if held:
+        ids = ", ".join(r.id for r in needed if r.scenario in keep)
+        typer.echo(
+            f"kept {held} trials that unfinished runs resume from ({ids}); "
+            "--include-used deletes them too",
+            err=True,
+        )
 
 
 def _no_store(path: Path) -> Exception:
@@ -786,8 +870,51 @@ def _no_store(path: Path) -> Exception:
     return StoreError(path, "does not exist")
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line and exit with its status.
+
+    A bad flag value, an unknown option or command is one line on stderr and
+    exit 2 (Typer's usage box is for ``--help`` alone). The status comes only
+    from `typer.Exit`: a command's return value never becomes it.
+    """
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        with command.make_context("bisect-ml", list(args)) as ctx:
+            command.invoke(ctx)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.TyperException as err:
+        sys.exit(_flag_error(err))
+    except typer.Abort:
+        typer.echo("bisect-ml: error: aborted", err=True)
+        sys.exit(EXIT_CRASH)
+    except KeyboardInterrupt:
+        typer.echo("\nbisect-ml: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # The reader of stdout left (`bisect-ml factors | head`): stop quietly,
+        # and keep Python's own flush at exit from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_CRASH)
+    sys.exit(0)
+
+
+def _flag_error(err: typer.TyperException) -> int:
+    """Print a usage error (or another Click error) as one line; its exit code."""
+    code = int(getattr(err, "exit_code", EXIT_BAD_INPUT))
+    if type(err).__name__ == "NoArgsIsHelpError":
+        return code  # a group without its command: its help is already shown
+    message = " ".join(err.format_message().split())
+    ctx = getattr(err, "ctx", None)
+    if ctx is not None:
+        path = ctx.command_path
+        sub = path.removeprefix("bisect-ml").strip()
+        message = f"{sub}: {message}" if sub else message
+        if ctx.command.get_help_option(ctx) is not None:
+            message += f" (see {path} --help)"
+    typer.echo(f"bisect-ml: error: {message}", err=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -36,10 +36,16 @@ class Status(StrEnum):
     """A real gap that the found causes do not (fully) explain."""
     NO_GAP = "no_gap"
     """The sides are not distinguishable from seed noise at this budget."""
+    INCONCLUSIVE = "inconclusive"
+    """A real gap (or an undecided one) this budget could not attribute: no
+    factor is significant and no residual is shown, or the trial budget ran
+    out before a verdict. More seeds or trials are needed."""
 
     @property
     def exit_code(self) -> int:
-        return {"explained": 0, "residual": 3, "no_gap": 4}[self.value]
+        return {"explained": 0, "residual": 3, "no_gap": 4, "inconclusive": 5}[
+            self.value
+        ]
 
 
 class StopReason(StrEnum):
@@ -135,6 +141,9 @@ class Power:
     paired_variance_ratio: float = float("nan")
     paired_comparisons: int = 0
     detectable_share: float = float("nan")
+    gap_found: bool | None = None
+    """Whether the gap test decided there is a gap (``None``: not recorded).
+    The power statement follows it, so it cannot disagree with the test."""
 
     @property
     def below_detectable(self) -> bool:
@@ -295,4 +304,43 @@ class Verdict:
 
     @property
     def ruled_out(self) -> tuple[Cause, ...]:
+        """Factors shown negligible: their share's interval lies inside
+        +-margin of the gap (equivalence, as the closure uses)."""
         return tuple(c for c in self.causes if c.role == "ruled_out")
+
+    @property
+    def inconclusive(self) -> tuple[Cause, ...]:
+        """Factors neither significant nor shown negligible at this budget."""
+        return tuple(c for c in self.causes if c.role == "inconclusive")
+
+    @property
+    def stop_summary(self) -> str:
+        """Why the search stopped, true of every decision it took.
+
+        ``"decided"`` only when every decision crossed a boundary; otherwise
+        which decisions stopped at the seed cap or at the trial budget.
+        """
+        if self.stop_reason is not StopReason.DECIDED:
+            return _STOP_TEXT.get(self.stop_reason.value, self.stop_reason.value)
+        open_: dict[StopReason, list[str]] = {}
+        for d in self.decisions:
+            if d.stop is not StopReason.DECIDED:
+                open_.setdefault(d.stop, []).append(d.subject)
+        if not open_:
+            return "decided (every decision crossed a boundary)"
+        parts = [
+            f"{_STOP_TEXT.get(stop.value, stop.value)} ({', '.join(subjects)})"
+            for stop, subjects in open_.items()
+        ]
+        return "search finished, but not every decision was decided: " + "; ".join(
+            parts
+        )
+
+
+_STOP_TEXT = {
+    "decided": "decided",
+    "no_gap": "no gap",
+    "budget_exhausted": "trial budget exhausted",
+    "no_candidates": "no candidates",
+    "seed_cap": "seed cap",
+}

@@ -80,6 +80,12 @@ def _diverges_apart(equiv: dict[str, Equivalence], alpha: float) -> bool:
     return any(2 * e.pvalue_diverged < alpha for e in equiv.values())
 
 
+def at_least(name: str, value: int, least: int) -> None:
+    """Raise `ValueError` unless option ``name`` is at least ``least``."""
+    if value < least:
+        raise ValueError(f"`{name}` must be at least {least}, got {value!r}")
+
+
 def _paired_detectable(sd: float, n: int, alpha: float, power: float) -> float:
     """Smallest mean paired difference a two-sided paired t-test finds."""
     if n < 2 or not math.isfinite(sd):
@@ -223,16 +229,14 @@ class Strategy(ABC):
         gamma: float = -4.0,
         gamma_beta: float = 1.0,
     ) -> None:
-        if seeds < 3:
-            raise ValueError(f"`seeds` must be at least 3, got {seeds!r}")
+        at_least("seeds", seeds, 3)
         cap = seeds if max_seeds is None else max_seeds
         if cap < seeds:
             raise ValueError(
                 f"`max_seeds` must be at least `seeds` ({seeds}), got {max_seeds!r}"
             )
         step = seeds if seed_step is None else seed_step
-        if step < 1:
-            raise ValueError(f"`seed_step` must be at least 1, got {seed_step!r}")
+        at_least("seed_step", step, 1)
         if not 0.5 < power < 1:
             raise ValueError(f"`power` must be in (0.5, 1), got {power!r}")
         self.seeds = tuple(range(first_seed, first_seed + seeds))
@@ -305,6 +309,22 @@ class Strategy(ABC):
             new = self.lab.measure(group, self._all_seeds[have:n])
             for arm in group:
                 self._values.setdefault(arm, []).extend(new[arm])
+
+    def _out_of_budget(
+        self, arms: Iterable[Arm], look: int, n: int
+    ) -> BudgetExhausted | None:
+        """Measure ``arms`` at ``n`` seeds for ``look``; the error if over budget.
+
+        At the first look nothing is decided yet and the error is raised; at a
+        later one it is returned, and the caller stops at the look before.
+        """
+        try:
+            self.extend(arms, n)
+        except BudgetExhausted as err:
+            if look == 0:
+                raise
+            return err
+        return None
 
     def measure(self, arms: list[Arm]) -> dict[Arm, np.ndarray]:
         """Per-seed metrics of ``arms`` at the first-look seeds.
@@ -412,14 +432,11 @@ class Strategy(ABC):
             if not open_:
                 break
             arms = {s: [Arm(fw, s) for fw in FRAMEWORKS] for s in open_}
-            try:
-                self.extend([*sides, *itertools.chain(*arms.values())], n)
-            except BudgetExhausted:
-                if k == 0:
-                    raise
+            over = self._out_of_budget([*sides, *itertools.chain(*arms.values())], k, n)
+            if over is not None:
                 for s in open_:
                     self._finish(s, level, design, k - 1, StopReason.BUDGET_EXHAUSTED)
-                raise
+                raise over
             still = []
             for s in open_:
                 cmp = self._compare_set(s, n)
@@ -505,10 +522,10 @@ class Strategy(ABC):
         look, stop, found = 0, StopReason.SEED_CAP, False
         for look, n in enumerate(self.looks):
             try:
-                self.extend([t, k], n)
-            except BudgetExhausted:
-                if look == 0:
-                    raise
+                over = self._out_of_budget([t, k], look, n)
+            except BudgetExhausted as err:
+                return self._gap_within_budget(err)
+            if over is not None:
                 look, stop = look - 1, StopReason.BUDGET_EXHAUSTED
                 break
             # Gap = torch - keras: positive when torch ends worse.
@@ -541,6 +558,85 @@ class Strategy(ABC):
         )
         return gap, found, stop
 
+    def _gap_within_budget(
+        self, err: BudgetExhausted
+    ) -> tuple[Comparison, bool, StopReason]:
+        """The sides at the seeds the budget affords, below the first look.
+
+        Nothing is decided from them: the gap's decision is recorded as
+        stopped by the budget, and the verdict is inconclusive. Below two
+        seeds per side there is nothing to report and ``err`` is raised.
+        """
+        t, k = self.side("torch"), self.side("keras")
+        have = min(len(self._values.get(t, ())), len(self._values.get(k, ())))
+        left = (self.max_trials or 0) - self.requested
+        n = have + left // 2
+        if n < 2:
+            raise err
+        self.extend([t, k], n)
+        gap = compare(self.values(k, n), self.values(t, n), paired=False)
+        self._record(
+            Decision(
+                subject="gap",
+                kind="gap",
+                outcome="inconclusive",
+                stop=StopReason.BUDGET_EXHAUSTED,
+                seeds=n,
+                looks=self.looks,
+                z=z_from_p(gap.pvalue / 2),
+                pvalue=gap.pvalue,
+                alpha=self.alpha,
+                arms=("torch", "keras"),
+            ),
+            [t, k],
+        )
+        return gap, False, StopReason.BUDGET_EXHAUSTED
+
+    def _inconclusive_note(self, causes: list[Cause], closure: Closure | None) -> str:
+        """What an inconclusive verdict lacks, and about how many seeds."""
+        if closure is None:
+            return (
+                "inconclusive: the trial budget ran out before the factors and "
+                "the closure were decided; a larger --max-trials would finish them"
+            )
+        head = (
+            "inconclusive: the gap is real, but no factor moves a side "
+            "significantly toward the other and the closure shows no residual"
+        )
+        undecided = [c for c in causes if c.role == "inconclusive"]
+        if not undecided:
+            return head + "; more seeds are needed"
+        top = max(undecided, key=lambda c: abs(c.share.estimate))
+        need = self._seeds_to_detect(top)
+        if need is None:
+            return head + "; more seeds are needed"
+        return (
+            head + f"; about {need} seeds per arm would find `{top.factor}`'s "
+            f"observed move (the largest undecided share) with {self.power:.0%} "
+            f"power (the seed cap is {self.looks[-1]}: raise --seeds or --max-seeds)"
+        )
+
+    def _seeds_to_detect(self, cause: Cause, limit: int = 1000) -> int | None:
+        """Seeds per arm at which ``cause``'s observed paired move is found.
+
+        The paired test of either side at the factor's level, with the power
+        the design asks for; ``None`` when no side moves or beyond ``limit``.
+        """
+        level = self.alpha / self.family
+        best: int | None = None
+        for cmp in cause.comparisons.values():
+            diff = np.subtract(cmp.b, cmp.a)
+            diff = diff[np.isfinite(diff)]
+            sd = _finite_sd(diff)
+            if len(diff) < 2 or not sd > 0:
+                continue
+            move = abs(float(diff.mean()))
+            for n in range(max(2, cause.seeds), limit + 1):
+                if _paired_detectable(sd, n, level / 2, self.power) <= move:
+                    best = n if best is None else min(best, n)
+                    break
+        return best
+
     # -- the run ---------------------------------------------------------------
 
     def run(self, lab: LabLike) -> Verdict:
@@ -559,13 +655,27 @@ class Strategy(ABC):
                 "whether there is a gap"
             )
         if not found_gap:
-            stop = (
-                StopReason.BUDGET_EXHAUSTED
-                if gap_stop is StopReason.BUDGET_EXHAUSTED
-                else StopReason.NO_GAP
-            )
+            if gap_stop is StopReason.BUDGET_EXHAUSTED:
+                # Undecided, not "no gap": the budget stopped the gap test.
+                return self._verdict(
+                    Status.INCONCLUSIVE,
+                    StopReason.BUDGET_EXHAUSTED,
+                    gap,
+                    candidates,
+                    [],
+                    None,
+                    start,
+                    notes,
+                )
             return self._verdict(
-                Status.NO_GAP, stop, gap, candidates, [], None, start, notes
+                Status.NO_GAP,
+                StopReason.NO_GAP,
+                gap,
+                candidates,
+                [],
+                None,
+                start,
+                notes,
             )
         if not candidates:
             notes.append(
@@ -612,14 +722,16 @@ class Strategy(ABC):
                 "close them"
             )
 
-        if (
-            not any(c.is_cause for c in causes)
-            or (closure is not None and closure.status == "different")
-            or closure is None
-        ):
+        if closure is not None and closure.status == "different":
+            # A residual is claimed only where it is shown.
             status = Status.RESIDUAL
-        else:
+        elif closure is not None and any(c.is_cause for c in causes):
             status = Status.EXPLAINED
+        else:
+            # A real gap that no factor significantly explains and no closure
+            # shows a residual for, or a budget that ran out first.
+            status = Status.INCONCLUSIVE
+            notes.append(self._inconclusive_note(causes, closure))
         if closure is not None and _diverges_apart(closure.equivalence, self.alpha):
             notes.append(
                 "closure: its arms diverge at other rates than the sides they "
@@ -715,18 +827,23 @@ class Strategy(ABC):
         causes = []
         for test, p_adj in zip(tests, adjusted, strict=True):
             f = test.factor
+            share = self._share(f)
             if f in found:
                 role = "cause"
             elif p_adj < self.alpha and not test.toward:
                 role = "offsetting"
-            else:
+            elif -self.margin < share.low and share.high < self.margin:
+                # Ruled out only by equivalence: its share's interval lies
+                # inside +-margin of the gap, as the closure's residual must.
                 role = "ruled_out"
+            else:
+                role = "inconclusive"
             causes.append(
                 Cause(
                     factor=f,
                     values={fw: pair.side(fw).assignment[f] for fw in FRAMEWORKS},
                     is_default={fw: pair.side(fw).is_default(f) for fw in FRAMEWORKS},
-                    share=self._share(f),
+                    share=share,
                     share_by_side={
                         fw: self._one_side_share(fw, self.single(fw, f))
                         for fw in FRAMEWORKS
@@ -793,16 +910,10 @@ class Strategy(ABC):
         for k, n in enumerate(self.looks):
             if not open_:
                 break
-            try:
-                self.extend(
-                    itertools.chain(
-                        *(self._interaction_arms(*p).values() for p in open_)
-                    ),
-                    n,
-                )
-            except BudgetExhausted:
-                if k == 0:
-                    raise
+            wanted = itertools.chain(
+                *(self._interaction_arms(*p).values() for p in open_)
+            )
+            if self._out_of_budget(wanted, k, n) is not None:
                 for p in open_:
                     results[p] = (
                         k - 1,
@@ -893,23 +1004,24 @@ class Strategy(ABC):
         closed = {"T": 1, "t": -1, "k": 1, "K": -1}
         gap2 = {"T": 2, "K": -2}
         d95, d90 = self.design(0.025), self.design(0.05)
+
+        def at(look: int) -> tuple[dict[str, np.ndarray], Ratio, Ratio]:
+            # The arms at the look's seeds; the closed share at 95% and 90%.
+            arms = {key: self.values(a, self.looks[look]) for key, a in keys.items()}
+            share, share_90 = (
+                ratio_of_contrasts(
+                    arms, closed, gap2, confidence_level=d.confidence_level(look)
+                )
+                for d in (d95, d90)
+            )
+            return arms, share, share_90
+
         status, stop, look = "inconclusive", StopReason.SEED_CAP, 0
-        share = share_90 = None
         for look, n in enumerate(self.looks):
-            try:
-                self.extend(keys.values(), n)
-            except BudgetExhausted:
-                if look == 0:
-                    raise
+            if self._out_of_budget(keys.values(), look, n) is not None:
                 look, stop = look - 1, StopReason.BUDGET_EXHAUSTED
                 break
-            arms = {key: self.values(a, n) for key, a in keys.items()}
-            share = ratio_of_contrasts(
-                arms, closed, gap2, confidence_level=d95.confidence_level(look)
-            )
-            share_90 = ratio_of_contrasts(
-                arms, closed, gap2, confidence_level=d90.confidence_level(look)
-            )
+            arms, share, share_90 = at(look)
             # The decision rests on the residual share pooled over both
             # directions: equivalence is its 90% interval inside +-margin (the
             # interval form of two one-sided tests at 5%); a residual is its
@@ -921,13 +1033,7 @@ class Strategy(ABC):
                 status, stop = "different", StopReason.DECIDED
                 break
         n = self.looks[look]
-        arms = {key: self.values(a, n) for key, a in keys.items()}
-        share = ratio_of_contrasts(
-            arms, closed, gap2, confidence_level=d95.confidence_level(look)
-        )
-        share_90 = ratio_of_contrasts(
-            arms, closed, gap2, confidence_level=d90.confidence_level(look)
-        )
+        arms, share, share_90 = at(look)
         residual_90 = (1 - share_90.high, 1 - share_90.low)
         t, k, tc, kc = arms["T"], arms["K"], arms["t"], arms["k"]
         margin = self.margin * abs(np.nanmean(t) - np.nanmean(k))
@@ -1030,6 +1136,9 @@ class Strategy(ABC):
             paired_variance_ratio=float(np.median(ratios)) if ratios else math.nan,
             paired_comparisons=len(ratios),
             detectable_share=float(np.nanmedian(shares)) if shares else math.nan,
+            gap_found=any(
+                d.kind == "gap" and d.outcome == "effect" for d in self._decisions
+            ),
         )
 
     def _tests_used(

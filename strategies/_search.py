@@ -58,6 +58,7 @@ __all__ = [
     "halves",
     "one_at_a_time",
     "paired_tost",
+    "search_and_settle",
     "settle",
     "sort_out",
 ]
@@ -534,6 +535,20 @@ def settle(
         if set(causes + offsetting) == set(movers):
             break
     return causes
+
+
+def search_and_settle(
+    probes: Probes,
+    candidates: Sequence[str],
+    search: Search,
+    again: Search | None = None,
+) -> list[str]:
+    """Search the torch side over ``candidates``, nothing swapped, then `settle`.
+
+    ``again`` searches what the confirmed factors miss (default: ``search``).
+    """
+    suspects = search(probes, "torch", (), candidates)
+    return settle(probes, suspects, again or search)
 
 
 def one_at_a_time(strategy: Strategy, candidates: Sequence[str]) -> list[str]:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from bisect_ml.strategies._base import Strategy
-from bisect_ml.strategies._search import Probes, group_test, settle
+from bisect_ml.strategies._search import Probes, group_test, search_and_settle
 
 __all__ = ["Ablation", "greedy_path"]
 
@@ -63,8 +63,7 @@ class Ablation(Strategy):
     Parameters
     ----------
     **options
-        Those of `Strategy` (``seeds``, ``alpha``, ``margin``, ``max_trials``,
-        ``first_seed``).
+        Those of `Strategy`.
 
     Notes
     -----
@@ -91,5 +90,4 @@ class Ablation(Strategy):
 
     def explore(self, candidates: list[str]) -> list[str]:
         probes = Probes(self, candidates)
-        path = greedy_path(probes, "torch", (), candidates)
-        return settle(probes, path, group_test)
+        return search_and_settle(probes, candidates, greedy_path, group_test)

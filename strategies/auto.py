@@ -12,7 +12,7 @@ from bisect_ml.strategies._search import (
     Probes,
     group_test,
     one_at_a_time,
-    settle,
+    search_and_settle,
 )
 
 __all__ = ["Auto", "plan_looks"]
@@ -130,7 +130,7 @@ class Auto(Strategy):
             "candidates"
         )
         probes = Probes(self, candidates)
-        causes = settle(probes, group_test(probes, "torch", (), candidates), group_test)
+        causes = search_and_settle(probes, candidates, group_test)
         asked = probes.asked
         self.notes.append(
             f"the search asked {len(asked)} screening question(s) "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect_ml.strategies._base import Strategy
-from bisect_ml.strategies._search import Probes, group_test, settle
+from bisect_ml.strategies._search import Probes, group_test, search_and_settle
 
 __all__ = ["Bisect"]
 
@@ -25,8 +25,7 @@ class Bisect(Strategy):
     Parameters
     ----------
     **options
-        Those of `Strategy` (``seeds``, ``alpha``, ``margin``, ``max_trials``,
-        ``first_seed``).
+        Those of `Strategy`.
 
     Notes
     -----
@@ -54,6 +53,4 @@ class Bisect(Strategy):
     name = "bisect"
 
     def explore(self, candidates: list[str]) -> list[str]:
-        probes = Probes(self, candidates)
-        suspects = group_test(probes, "torch", (), candidates)
-        return settle(probes, suspects, group_test)
+        return search_and_settle(Probes(self, candidates), candidates, group_test)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from bisect_ml.strategies._base import Strategy
-from bisect_ml.strategies._search import Probes, settle
+from bisect_ml.strategies._search import Probes, search_and_settle
 
 __all__ = ["DeltaDebugging", "ddmin"]
 
@@ -75,8 +75,7 @@ class DeltaDebugging(Strategy):
     Parameters
     ----------
     **options
-        Those of `Strategy` (``seeds``, ``alpha``, ``margin``, ``max_trials``,
-        ``first_seed``).
+        Those of `Strategy`.
 
     Notes
     -----
@@ -100,5 +99,4 @@ class DeltaDebugging(Strategy):
     name = "ddmin"
 
     def explore(self, candidates: list[str]) -> list[str]:
-        probes = Probes(self, candidates)
-        return settle(probes, ddmin(probes, "torch", (), candidates), ddmin)
+        return search_and_settle(Probes(self, candidates), candidates, ddmin)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import optuna
 
-from bisect_ml.strategies._base import Strategy
+from bisect_ml.strategies._base import Strategy, at_least
 from bisect_ml.strategies._search import Probes, group_test, settle
 
 if TYPE_CHECKING:
@@ -62,8 +62,7 @@ class OptunaSearch(Strategy):
     refits
         How many times the importance is computed, to report its spread.
     **options
-        Those of `Strategy` (``seeds``, ``alpha``, ``margin``, ``max_trials``,
-        ``first_seed``).
+        Those of `Strategy`.
 
     Notes
     -----
@@ -97,10 +96,9 @@ class OptunaSearch(Strategy):
             raise ValueError(
                 f"`importance` must be one of {EVALUATORS}, got {importance!r}"
             )
-        if trials is not None and trials < 2:
-            raise ValueError(f"`trials` must be at least 2, got {trials!r}")
-        if refits < 1:
-            raise ValueError(f"`refits` must be at least 1, got {refits!r}")
+        if trials is not None:
+            at_least("trials", trials, 2)
+        at_least("refits", refits, 1)
         self.trials = trials
         self.seed = seed
         self.importance = importance

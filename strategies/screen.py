@@ -197,8 +197,7 @@ class Screen(Strategy):
     Parameters
     ----------
     **options
-        Those of `Strategy` (``seeds``, ``alpha``, ``margin``, ``max_trials``,
-        ``first_seed``).
+        Those of `Strategy`.
 
     Notes
     -----

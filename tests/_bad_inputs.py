@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from bisect_ml.factors import registry
+from tests._helpers import scenario_doc
 
 #: Where a data file of the case goes; replaced by the case's folder.
 HERE = "@HERE@"
@@ -112,20 +113,16 @@ def toml(doc: dict[str, Any]) -> str:
 
 
 def valid_doc() -> dict[str, Any]:
-    """A valid real-backend scenario (digits, a small dense network)."""
-    return {
-        "scenario": {"name": "case", "description": "d", "source": "s"},
-        "data": {"dataset": "digits", "test_fraction": 0.25, "split_seed": 0},
-        "model": {
-            "layers": [
-                {"type": "dense", "units": 16, "activation": "relu"},
-                {"type": "dense", "units": 10, "activation": "linear"},
-            ]
-        },
-        "train": {"epochs": 2, "loss": "cross_entropy", "from_logits": True},
-        "sides": {"torch": {}, "keras": {}},
-        "search": {"seeds": 5, "strategy": "ofat", "alpha": 0.05, "margin": 0.2},
-    }
+    """A valid real-backend scenario (digits, a small dense network).
+
+    The tests' common scenario (`scenario_doc`), with every optional key of
+    ``scenario``, ``data`` and ``search`` set, so that each can be broken.
+    """
+    return scenario_doc(
+        scenario={"name": "case", "description": "d", "source": "s"},
+        data={"dataset": "digits", "test_fraction": 0.25, "split_seed": 0},
+        search={"seeds": 5, "strategy": "ofat", "alpha": 0.05, "margin": 0.2},
+    )
 
 
 def _csv_doc(path: str, target: str = "label", **data: Any) -> dict[str, Any]:
@@ -463,16 +460,10 @@ def catalogue() -> list[BadInput]:
         BadInput("unknown-side", toml(_set(base, "sides.jax", {})), "`sides.jax`")
     )
     for factor in ("optimizer.epsilom", "init.dense.kernal", "nothing.at.all"):
-        side = {}
-        node = side
-        *parents, last = factor.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = 1
         cases.append(
             BadInput(
                 f"unknown-factor-{factor}",
-                toml(_set(base, "sides.torch", side)),
+                toml(_set(base, "sides.torch", _set({}, factor, 1))),
                 f"sides.torch.{factor}",
             )
         )
@@ -507,16 +498,10 @@ def catalogue() -> list[BadInput]:
     # Every factor of the catalogue with values it cannot take, on both sides.
     for i, (factor, value, where) in enumerate(_factor_cases()):
         fw = ("torch", "keras")[i % 2]
-        side: dict[str, Any] = {}
-        node = side
-        *parents, last = factor.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
         cases.append(
             BadInput(
                 f"factor-{fw}.{factor}={value!r}",
-                toml(_set(base, f"sides.{fw}", side)),
+                toml(_set(base, f"sides.{fw}", _set({}, factor, value))),
                 f"`sides.{fw}.{where}`",
             )
         )

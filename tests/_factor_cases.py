@@ -123,7 +123,7 @@ def _spec_for(name: str) -> Spec:
         return GRU
     if name == "eval.dropout":
         return DROPOUT
-    if name == "init.embedding":
+    if name in ("init.embedding", "optimizer.sparse_moments"):
         return TOKENS
     area = name.split(".", 1)[0]
     if area in ("layers", "norm") or name.startswith("init.conv"):

@@ -71,7 +71,10 @@ base = 0.1
     [
         (["bisect", "nope.toml"], "nope.toml: does not exist"),
         (["bisect", "no-such-case"], "is neither a file nor a bundled scenario"),
-        (["bisect", "sim-two-causes", "--strategy", "magic"], "`strategy` must be one"),
+        (
+            ["bisect", "sim-two-causes", "--strategy", "magic"],
+            "`--strategy` must be one",
+        ),
         (
             ["diff", "bad.toml"],
             "bad.toml: `train.epochs` must be a positive integer, got -3",
@@ -104,6 +107,109 @@ loss = "mse"
 def test_bad_flag_is_exit_2(tmp_path: Path) -> None:
     run = cli("bisect", "sim-two-causes", "--seeds", "1", cwd=tmp_path)
     assert run.returncode == 2 and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["bisect", "seed-init", "--seeds", "2"],
+            "bisect-ml: error: bisect: Invalid value for '--seeds': "
+            "{range} (see bisect-ml bisect --help)",
+        ),
+        (
+            ["factors", "a", "b"],
+            "bisect-ml: error: factors: Got unexpected extra argument(s) (b) "
+            "(see bisect-ml factors --help)",
+        ),
+        (
+            ["nosuchcommand"],
+            "bisect-ml: error: No such command 'nosuchcommand'. (see bisect-ml --help)",
+        ),
+        (
+            ["store", "prune", "--older-than", "soon"],
+            "bisect-ml: error: store prune: Invalid value for --older-than: must "
+            "be a duration like 30d, 12h, 90m or 45s, got 'soon' "
+            "(see bisect-ml store prune --help)",
+        ),
+        (
+            ["bisect", "sim-two-causes", "--no-such-flag"],
+            "bisect-ml: error: bisect: No such option: --no-such-flag "
+            "(see bisect-ml bisect --help)",
+        ),
+    ],
+)
+def test_flag_errors_are_one_line_exit_2(
+    tmp_path: Path, args: list[str], line: str
+) -> None:
+    """Issue 6: a bad flag value, extra argument or unknown command is one line
+    naming the command, the flag, the rule and the value; no usage box."""
+    run = cli(*args, cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    (got,) = run.stderr.splitlines()
+    if "{range}" in line:
+        # The wording of the range rule is Typer's own.
+        head, tail = line.split("{range}")
+        assert got.startswith(head) and got.endswith(tail)
+        assert "3" in got[len(head) : -len(tail)]
+    else:
+        assert got == line
+    assert not (tmp_path / "store.sqlite").exists()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`bisect-ml factors | head -1`: stdout closes, exit 1 without a word."""
+    proc = subprocess.Popen(
+        [*BIN, "factors"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert err == ""
+
+
+def test_main_keeps_help_and_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from bisect_ml import cli as module
+
+    def status(*argv: str) -> object:
+        with pytest.raises(SystemExit) as done:
+            module.main(list(argv))
+        return done.value.code
+
+    assert status("--help") == 0
+    assert "Usage: bisect-ml [OPTIONS] COMMAND" in capsys.readouterr().out
+    assert status() == 2  # no command: the help, as before
+    shown = capsys.readouterr()
+    assert "Usage: bisect-ml [OPTIONS] COMMAND" in shown.out + shown.err
+    assert "error" not in shown.err
+    assert status("factors", "optimizer.epsilon") == 0
+    assert status("factors", "no.such.factor") == 2
+    capsys.readouterr()
+
+    # A command's return value never becomes the exit status; typer.Exit does.
+    fake = typer.Typer()
+
+    @fake.command()
+    def give(code: int) -> int:
+        if code >= 100:
+            raise typer.Exit(code)
+        return code
+
+    @fake.command()
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "app", fake)
+    assert status("give", "5") == 0
+    assert status("give", "143") == 143
+    assert status("interrupt") == 130
+    assert capsys.readouterr().err.strip() == "bisect-ml: interrupted"
 
 
 def test_corrupt_store_is_refused_and_kept(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bisect_ml._errors import BackendError, ExecutorError
-from bisect_ml.lab import Arm, Lab, Store, get_executor, trial_key
+from bisect_ml.lab import Arm, Lab, Store, arm_key, get_executor
 from bisect_ml.scenario import Pair, load_pair
 from bisect_ml.strategies import get_strategy
 from tests import _faults
@@ -32,7 +32,7 @@ def pair() -> Pair:
 
 
 def key_of(pair: Pair, arm: Arm, seed: int) -> str:
-    return trial_key(pair.spec, arm.assignment(pair), seed, arm.backend(pair))
+    return arm_key(pair, arm, seed)
 
 
 def metrics(outcomes: dict[Arm, list]) -> dict[str, list[float]]:

@@ -20,7 +20,7 @@ import pytest
 
 from bisect_ml.backends import Outcome
 from bisect_ml.backends.simulated import SimulatedLab
-from bisect_ml.lab import Arm, Lab, Store, trial_key
+from bisect_ml.lab import Arm, Lab, Store, arm_key
 from bisect_ml.report import to_markdown
 from bisect_ml.scenario import Pair, load_pair, parse_pair
 from bisect_ml.stats import (
@@ -94,7 +94,7 @@ def test_a_failed_trial_is_counted_in_its_arm_and_the_report(
     tmp_path: Path, pair: Pair
 ) -> None:
     victim = Arm("torch")
-    key = trial_key(pair.spec, victim.assignment(pair), 1, victim.backend(pair))
+    key = arm_key(pair, victim, 1)
     fn = functools.partial(_faults.die, str(tmp_path), (key,), 99)
     strategy = get_strategy("ofat", seeds=6, alpha=0.05, margin=0.2)
     with Lab(pair, Store(":memory:"), jobs=2, retries=0, trial_fn=fn) as lab:

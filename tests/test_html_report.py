@@ -66,7 +66,7 @@ def adaptive(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 _SECTIONS = {
-    "power": "Noise and power (A/A calibration)",
+    "power": "Noise and power",
     "interactions": "Interactions between causes",
     "closure": "Closure, interactions and residual",
     "evidence": "Evidence",

@@ -375,3 +375,160 @@ def test_backends_train_with_each_side_of_each_optimizer(
     assert all(not o.diverged and len(o.metric_curve) == 2 for o in outcomes)
     # Each side's defaults give the optimizer different constants.
     assert outcomes[0].loss_curve != outcomes[1].loss_curve
+
+
+# -- optimizer.sparse_moments: an embedding's gradient in Adam's second moment --
+
+#: Two rows of tokens from a vocabulary of 4; token 1 repeats within the
+#: batch, token 3 never appears.
+_TOKENS = np.array([[1, 1, 2, 1], [0, 2, 1, 0]])
+_VOCAB, _DIM = 4, 3
+
+
+def _output_weights(steps: int = 6) -> list[np.ndarray]:
+    # dL/d(output) per occurrence: mixed signs, so a repeated token's
+    # per-occurrence squares and the square of their sum differ.
+    rng = np.random.default_rng(1)
+    return [
+        rng.normal(size=(*_TOKENS.shape, _DIM)).astype(np.float32) for _ in range(steps)
+    ]
+
+
+def _start_table() -> np.ndarray:
+    return np.random.default_rng(2).normal(size=(_VOCAB, _DIM)).astype(np.float32)
+
+
+def _torch_embedding_path(optimizer: str, values: dict) -> np.ndarray:
+    import torch
+
+    from bisect_ml.backends.torch_backend._optim import build_optimizer
+
+    model = torch.nn.Sequential(torch.nn.Embedding(_VOCAB, _DIM))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.from_numpy(_start_table()))
+    opt = build_optimizer(model.parameters(), optimizer, values, model=model)
+    tokens = torch.from_numpy(_TOKENS)
+    path = []
+    for weights in _output_weights():
+        opt.zero_grad()
+        (model(tokens) * torch.from_numpy(weights)).sum().backward()
+        opt.step()
+        path.append(model[0].weight.detach().numpy().copy())
+    return np.array(path)
+
+
+def _keras_embedding_path(optimizer: str, values: dict) -> np.ndarray:
+    from bisect_ml.backends.keras_backend import _optim as keras_optim
+    from bisect_ml.backends.keras_backend._runtime import keras, tf
+
+    layer = keras.layers.Embedding(_VOCAB, _DIM)
+    layer.build(_TOKENS.shape)
+    layer.embeddings.assign(_start_table())
+    opt = keras_optim.make_optimizer(values, optimizer)
+    path = []
+    for weights in _output_weights():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(_TOKENS) * weights)
+        (gradient,) = tape.gradient(loss, layer.trainable_variables)
+        assert isinstance(gradient, tf.IndexedSlices)  # Keras's own, sparse
+        opt.apply_gradients([(gradient, layer.embeddings)])
+        path.append(keras.ops.convert_to_numpy(layer.embeddings).copy())
+    return np.array(path)
+
+
+def _embedding_values(framework: str, **factors: object) -> dict:
+    return _values(framework, learning_rate=0.1, **factors)
+
+
+@pytest.mark.frameworks
+def test_torch_embedding_gradient_is_dense_and_summed() -> None:
+    # The torch default, "summed": nn.Embedding's weight.grad is one dense
+    # row per token, its occurrences already added, so Adam squares the sum.
+    import torch
+
+    embedding = torch.nn.Embedding(_VOCAB, _DIM)
+    weights = _output_weights(1)[0]
+    (embedding(torch.from_numpy(_TOKENS)) * torch.from_numpy(weights)).sum().backward()
+    grad = embedding.weight.grad
+    assert grad is not None and grad.layout == torch.strided
+    summed = np.zeros((_VOCAB, _DIM), np.float32)
+    np.add.at(summed, _TOKENS.reshape(-1), weights.reshape(-1, _DIM))
+    np.testing.assert_allclose(grad.numpy(), summed, rtol=1e-6)
+    assert _default("optimizer.sparse_moments", "torch") == "summed"
+    assert _default("optimizer.sparse_moments", "keras") == "per_occurrence"
+
+
+#: Each case: the values of both runs, as (framework whose defaults, factor
+#: overrides). The torch run emulates whatever is not torch's own, the Keras
+#: run whatever is not Keras's.
+SPARSE_CASES = [
+    # torch's OccurrenceAdam (Keras's update) against Keras's genuine Adam.
+    pytest.param("adam", "keras", {}, id="adam-keras-values"),
+    pytest.param("adamw", "keras", {}, id="adamw-keras-values"),
+    # Keras's summed_moments(TorchAdam) against torch's genuine Adam.
+    pytest.param("adam", "torch", {}, id="adam-torch-values"),
+    pytest.param("adamw", "torch", {}, id="adamw-torch-values"),
+    # torch's OccurrenceAdam written out with torch's own placement, against
+    # Keras's TorchAdam on its genuine sparse gradient.
+    pytest.param(
+        "adam",
+        "keras",
+        {"epsilon_placement": "corrected"},
+        id="adam-per-occurrence-corrected",
+    ),
+    # Keras's Adam on a densified gradient against torch's KerasAdam.
+    pytest.param(
+        "adam", "torch", {"epsilon_placement": "uncorrected"}, id="adam-summed-keras"
+    ),
+]
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize(("optimizer", "framework", "factors"), SPARSE_CASES)
+def test_sparse_moments_agree_across_frameworks(
+    optimizer: str, framework: str, factors: dict
+) -> None:
+    values = _embedding_values(framework, **factors)
+    torch_path = _torch_embedding_path(optimizer, values)
+    keras_path = _keras_embedding_path(optimizer, values)
+    np.testing.assert_allclose(torch_path, keras_path, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_sparse_moments_values_take_different_steps(framework: str) -> None:
+    # Companion: in each framework the two values part on token 1 (four
+    # occurrences a batch) and agree on token 3, which never appears.
+    run = _torch_embedding_path if framework == "torch" else _keras_embedding_path
+    summed = run("adam", _embedding_values(framework, sparse_moments="summed"))
+    per_occurrence = run(
+        "adam", _embedding_values(framework, sparse_moments="per_occurrence")
+    )
+    assert np.abs(summed[:, 1] - per_occurrence[:, 1]).max() > 1e-3
+    np.testing.assert_array_equal(summed[:, 3], per_occurrence[:, 3])
+
+
+@pytest.mark.frameworks
+def test_occurrence_adam_without_an_embedding_is_torch_adam() -> None:
+    # The written-out torch update of OccurrenceAdam(corrected=True) on an
+    # ordinary parameter, against torch.optim.Adam itself.
+    import torch
+
+    from bisect_ml.backends.torch_backend._optim import OccurrenceAdam
+
+    start, grads = _gradients()
+    paths = []
+    for kind in ("mine", "torch"):
+        param = torch.nn.Parameter(torch.from_numpy(start.copy()))
+        opt = (
+            OccurrenceAdam([param], lr=0.01, eps=1e-8, corrected=True)
+            if kind == "mine"
+            else torch.optim.Adam([param], lr=0.01, eps=1e-8)
+        )
+        path = []
+        for g in grads:
+            param.grad = torch.from_numpy(g.copy())
+            opt.step()
+            path.append(param.detach().numpy().copy())
+        paths.append(np.array(path))
+    np.testing.assert_allclose(paths[0], paths[1], rtol=1e-6, atol=1e-7)

@@ -98,6 +98,7 @@ def test_bundle_records_seeds_and_the_command(done: tuple[Path, str]) -> None:
         "--max-seeds 15 --seed-step 5"
     )
     assert "--max-seeds 15" in info["original_command"]
+    assert info["original_command"].startswith("bisect-ml bisect ")
     assert "adaptive up to 15" in (bundle / "REPRODUCE.md").read_text()
 
     # The recorded command, run from the bundle, gives the same verdict.
@@ -174,8 +175,48 @@ def test_report_of_a_run_without_verdict(tmp_path: Path) -> None:
     store.close()
     run = cli("report", "abc", cwd=tmp_path)
     assert run.returncode == 2
-    assert "run abcdef (p) is interrupted: it has no verdict to report" in run.stderr
+    assert "run abcdef (p) is interrupted: it stopped before a verdict" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_report_of_an_unfinished_run_is_one_line_saying_how_to_resume(
+    tmp_path: Path,
+) -> None:
+    """Issue 6: interrupted, failed, still running, or a state this bisect-ml
+    cannot read: one line, exit 2, never an empty or crashing render."""
+    from bisect_ml.lab import Store
+
+    path = tmp_path / "store.sqlite"
+    store = Store(path)
+    command = ["bisect-ml", "bisect", "my pair.toml", "--seeds", "5"]
+    for run_id in ("aa01", "bb02", "cc03", "dd04"):
+        store.start_run(
+            run_id, scenario="p", scenario_path=None, command=command, strategy="ofat"
+        )
+    store.finish_run("aa01", status="interrupted", error="KeyboardInterrupt: ")
+    store.finish_run("bb02", status="failed", error="BackendError: boom\n  at line 3")
+    store.finish_run(
+        "dd04", status="finished", result="explained", state='{"state": 99}'
+    )
+    store.close()
+    resume = "re-run its command to resume from its stored trials: " + (
+        "bisect-ml bisect 'my pair.toml' --seeds 5"
+    )
+    expected = {
+        "aa01": f"run aa01 (p) is interrupted: it stopped before a verdict, so "
+        f"there is no report; {resume}",
+        "bb02": "run bb02 (p) is failed: it stopped before a verdict (BackendError: "
+        f"boom at line 3), so there is no report; {resume}",
+        "cc03": "run cc03 (p) is running: it has no verdict yet; report it once it "
+        "has finished",
+        "dd04": "run dd04: verdict state version 99, this bisect-ml reads 1",
+    }
+    for run_id, message in expected.items():
+        for fmt in ("md", "json", "html"):
+            run = cli("report", run_id, "-f", fmt, cwd=tmp_path)
+            assert run.returncode == 2, (run_id, run.stderr)
+            assert run.stdout == ""
+            assert run.stderr == f"bisect-ml: error: store {path}: {message}\n"
 
 
 def test_scenario_max_seeds_below_the_seeds_flag_names_the_file(

@@ -128,7 +128,7 @@ def test_catalogue_fast_selection_comes_from_the_scenario_files() -> None:
     fast = catalogue(fast=True)
     assert set(fast) <= set(everything)
     for name, pair in everything.items():
-        declared = pair.expect["reproduce"]["fast"]
+        declared = pair.reproduce["fast"]
         assert (name in fast) == declared
 
 
@@ -234,7 +234,42 @@ def test_loader_keeps_max_seeds_and_the_budget() -> None:
         )
     )
     assert pair.search["max_seeds"] == 15 and pair.search["seed_step"] == 5
-    assert pair.expect["reproduce"] == {"fast": True, "seeds": 3, "epochs": 1}
+    assert pair.reproduce == {"fast": True, "seeds": 3, "epochs": 1}
+    assert "reproduce" not in pair.expect
     plain = parse_pair(_doc())
     assert "max_seeds" not in plain.search
-    assert plain.expect["reproduce"] == {"fast": False, "seeds": None, "epochs": None}
+    assert plain.reproduce == {"fast": False, "seeds": None, "epochs": None}
+
+
+def test_issue_6_reproduce_budget_leaves_trial_keys_and_stored_trials_alone(
+    tmp_path: Path,
+) -> None:
+    """`Pair.reproduce` (and `[expect]`) never enter a trial's identity: the
+    trials a fast case stored are found again by the plain pair at the same
+    seeds and epochs, written without either table."""
+    from bisect_ml import api
+    from bisect_ml.lab import trial_key
+
+    case = parse_pair(
+        _doc(
+            simulation={"base": 0.05, "noise": 0.01},
+            reproduce={"fast": True, "seeds": 3, "epochs": 1},
+        )
+    )
+    fast = fast_pair(case)
+    assert fast is not None
+    plain_doc = _doc(train={**_doc()["train"], "epochs": 1}, search={"seeds": 3})
+    del plain_doc["expect"]
+    plain = parse_pair(plain_doc)
+    assert plain.reproduce == {"fast": False, "seeds": None, "epochs": None}
+    torch = dict(plain.side("torch").assignment)
+    assert trial_key(plain.spec, torch, 0, "simulated") == trial_key(
+        fast.spec, torch, 0, "simulated"
+    )
+
+    store = tmp_path / "s.sqlite"
+    first = api.bisect(fast, store=store)
+    assert first.trials_run > 0
+    again = api.bisect(plain, store=store)
+    assert again.trials_run == 0
+    assert again.trials_cached == first.trials_run + first.trials_cached

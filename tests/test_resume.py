@@ -224,3 +224,25 @@ def test_editing_a_data_file_changes_the_trial_key(tmp_path: Path) -> None:
     assert trial_key(spec, {}, 0, "torch") == before
     data.write_text(data.read_text() + "\n99,1")
     assert trial_key(spec, {}, 0, "torch") != before
+
+
+def test_a_factor_at_its_framework_default_leaves_the_key_alone() -> None:
+    # A factor added to the catalogue that only names what a framework always
+    # did must not orphan the trials already stored; a swapped value must
+    # still change the key, and so must the side a simulated trial stands for.
+    from bisect_ml.factors import default_assignment
+    from bisect_ml.lab import trial_key
+    from bisect_ml.scenario import load_pair
+
+    spec = load_pair("sim-two-causes").spec
+    torch = default_assignment("torch")
+    key = trial_key(spec, torch, 0, "torch")
+    assert trial_key(spec, {**torch, "new.factor": "x"}, 0, "torch") != key
+    trimmed = {k: v for k, v in torch.items() if k != "train.shuffle"}
+    assert trial_key(spec, trimmed, 0, "torch") == key
+    swapped = {**torch, "train.shuffle": default_assignment("keras")["train.shuffle"]}
+    assert trial_key(spec, swapped, 0, "torch") != key
+    keras = default_assignment("keras")
+    sim_torch = trial_key(spec, torch, 0, "simulated", framework="torch")
+    sim_keras = trial_key(spec, keras, 0, "simulated", framework="keras")
+    assert sim_torch != sim_keras

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -208,3 +209,141 @@ def test_store_info_cli_counts_runs(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "runs       1 (1 finished)" in out.stdout
     assert "latest runs (bisect-ml report ID):" in out.stdout
+
+
+# -- issue 6: pruning runs, and the trials a kept run needs -----------------------
+
+
+def _two_runs(path: Path) -> tuple[int, int]:
+    """A finished run of `done-pair` and an interrupted one of `cut-pair`;
+    returns how many trials each scenario stored."""
+    done = simulated_doc(_EFFECTS)
+    done["scenario"]["name"] = "done-pair"
+    api.bisect(parse_pair(done), store=path, seeds=3)
+    cut = simulated_doc(_EFFECTS, noise=0.02)  # another spec: its own trials
+    cut["scenario"]["name"] = "cut-pair"
+    seen: list[object] = []
+
+    def interrupt_late(progress: object) -> None:
+        seen.append(progress)
+        if len(seen) == 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.bisect(parse_pair(cut), store=path, seeds=3, progress=interrupt_late)
+    store = Store(path, readonly=True)
+    counts = store.info().scenarios
+    store.close()
+    return counts["done-pair"], counts["cut-pair"]
+
+
+def _prune(path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bisect_ml.cli", "store", "prune", "--store", str(path)]
+        + list(args),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_prune_keeps_the_trials_an_unfinished_run_resumes_from(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite"
+    n_done, n_cut = _two_runs(path)
+    assert n_done > 0 and n_cut > 0
+
+    dry = _prune(path, "--older-than", "0s", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip() == f"would remove {n_done} trials from {path}"
+    (kept,) = dry.stderr.splitlines()
+    assert kept.startswith(f"kept {n_cut} trials that unfinished runs resume from (")
+    assert kept.endswith("--include-used deletes them too")
+
+    done = _prune(path, "--older-than", "0s")
+    assert done.stdout.strip() == f"removed {n_done} trials from {path}"
+    assert done.stderr.splitlines() == [kept]
+    store = Store(path, readonly=True)
+    assert store.info().scenarios == {"cut-pair": n_cut}
+    assert [r.status for r in store.runs()] == ["interrupted", "finished"]
+    store.close()
+
+    used = _prune(path, "--scenario", "cut-pair", "--include-used", "--dry-run")
+    assert used.stdout.strip() == f"would remove {n_cut} trials from {path}"
+    assert used.stderr == ""
+
+
+def test_prune_runs_by_age_frees_their_trials(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    n_done, n_cut = _two_runs(path)
+
+    none = _prune(path, "--runs", "--older-than", "30d")
+    assert none.returncode == 0, none.stderr
+    assert none.stdout.strip() == f"removed 0 trials and 0 runs from {path}"
+
+    only = _prune(path, "--runs", "--scenario", "done-pair")
+    assert only.stdout.strip() == f"removed {n_done} trials and 1 runs from {path}"
+    every = _prune(path, "--runs", "--older-than", "0s")
+    assert every.stdout.strip() == f"removed {n_cut} trials and 1 runs from {path}"
+    assert every.stderr == ""
+    store = Store(path, readonly=True)
+    assert store.runs() == [] and len(store) == 0
+    store.close()
+
+
+def test_prune_runs_needs_an_age_or_a_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    _two_runs(path)
+    bad = _prune(path, "--runs", "--failed")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "bisect-ml: error: store prune: Invalid value for --runs: selects runs by "
+        "--older-than or --scenario: give one of them (see bisect-ml store prune "
+        "--help)"
+    )
+    store = Store(path)
+    with pytest.raises(StoreError, match="pruning runs needs --older-than"):
+        store.prune_runs()
+    store.close()
+
+
+def test_a_live_run_is_never_pruned(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    store.start_run(
+        "aa11", scenario="p", scenario_path=None, command=["x"], strategy="ofat"
+    )
+    store.start_run(
+        "bb22", scenario="p", scenario_path=None, command=["x"], strategy="ofat"
+    )
+    store.finish_run("bb22", status="failed", error="BackendError: boom")
+    assert [r.id for r in store.unfinished_runs()] == ["bb22", "aa11"]
+    assert [r.id for r in store.prune_runs(older_than=0, dry_run=True)] == ["bb22"]
+    assert [r.id for r in store.prune_runs(scenario="p")] == ["bb22"]
+    assert [r.id for r in store.runs()] == ["aa11"]
+    store.close()
+
+
+def test_store_info_lists_each_run_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    _two_runs(path)
+    store = Store(path, readonly=True)
+    runs = store.runs()
+    store.close()
+    out = subprocess.run(
+        [sys.executable, "-m", "bisect_ml.cli", "store", "info", "--store", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    listed = out.stdout.split("latest runs (bisect-ml report ID):\n", 1)[1]
+    lines = listed.splitlines()
+    assert len(lines) == len(runs) == 2
+    pattern = r"  ([0-9a-f]{12})  \d{4}-\d\d-\d\d \d\d:\d\d  (\S+)  (\w+)(, (\w+))?"
+    found = [re.fullmatch(pattern, line) for line in lines]
+    assert all(found), lines
+    assert [(m.group(1), m.group(2), m.group(3), m.group(5)) for m in found] == [
+        (r.id, r.scenario, r.status, r.result) for r in runs
+    ]
+    assert runs[0].status == "interrupted" and runs[1].result is not None

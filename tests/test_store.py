@@ -173,6 +173,26 @@ def test_truncated_store_is_refused_and_untouched(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
+def test_store_damaged_past_its_header_is_refused_on_opening(tmp_path: Path) -> None:
+    # A new user overwrote 8 KB in the middle of a store: the header still
+    # read as a bisect-ml store, and the run crashed halfway (or wrote into
+    # the damaged file). Opening must refuse it before anything is read or
+    # written.
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    for i in range(300):
+        _put(store, f"k{i}", assignment={"pad": "x" * 500})
+    store.close()
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle : middle + 8192] = os.urandom(8192)
+    path.write_bytes(bytes(data))
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="corrupt"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
 def test_failed_trial_is_stored_as_failed_and_diverged(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite")
     assert _put(store, "f", error="the worker process died", attempts=3)

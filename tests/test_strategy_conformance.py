@@ -8,6 +8,7 @@ ask for one, two or thirty-two candidates.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -137,7 +138,8 @@ class StrategyConformance:
         assert search.requested <= 60
         assert lab.trained <= 60
         assert verdict.stop_reason is StopReason.BUDGET_EXHAUSTED
-        assert verdict.status is Status.RESIDUAL
+        # Out of budget before a verdict: undecided, not a residual claim.
+        assert verdict.status is Status.INCONCLUSIVE
 
     def test_stops_with_a_recorded_reason(self) -> None:
         pair = synthetic_pair(8, [main_effect("f03", SHIFT)])
@@ -201,6 +203,22 @@ class TestAuto(StrategyConformance):
 def test_every_registered_strategy_is_in_the_suite() -> None:
     tested = {cls.strategy for cls in StrategyConformance.__subclasses__()}
     assert tested == set(STRATEGIES)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("ofat", {"seeds": 2}, "`seeds` must be at least 3, got 2"),
+        ("bisect", {"seed_step": 0}, "`seed_step` must be at least 1, got 0"),
+        ("optuna", {"trials": 1}, "`trials` must be at least 2, got 1"),
+        ("optuna", {"refits": 0}, "`refits` must be at least 1, got 0"),
+    ],
+)
+def test_an_option_below_its_least_is_refused(
+    name: str, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        get_strategy(name, **options)
 
 
 def test_a_strategy_s_own_notes_and_methods_reach_the_verdict() -> None:

@@ -888,6 +888,46 @@ CATALOGUE: tuple[Factor, ...] = (
             "keras": "AdamW(weight_decay=...)",
         },
     ),
+    # TODO(#3): Keras's RMSprop and Adadelta also square an IndexedSlices
+    # gradient per occurrence (keras/src/optimizers/rmsprop.py L130,
+    # adadelta.py L103); this factor covers Adam and AdamW only.
+    Factor(
+        name="optimizer.sparse_moments",
+        description="how Adam's second moment takes an embedding table's "
+        "gradient when a token repeats in a batch: the square of the summed "
+        "gradient (torch) or the sum of each occurrence's square (Keras)",
+        defaults={"torch": "summed", "keras": "per_occurrence"},
+        kind=str,
+        choices={
+            "summed": "v takes (sum of the occurrences' gradients)^2: "
+            "torch's dense embedding gradient",
+            "per_occurrence": "v takes the sum of the occurrences' squared "
+            "gradients: Keras's tf.IndexedSlices gradient, squared slice by "
+            "slice",
+        },
+        source="torch/nn/modules/sparse.py L142, L188-197 (sparse=False: a "
+        "dense weight.grad, repeats summed); keras/src/optimizers/adam.py "
+        "L102-127 (ops.square(gradient) at L125) and keras/src/backend/"
+        "tensorflow/sparse.py L348-387 (elementwise_unary squares an "
+        "IndexedSlices' values, one per occurrence)",
+        scope=(
+            lambda pair: _has("embedding")(pair) and _ADAM_FAMILY[0](pair),
+            "models with an embedding layer, trained with Adam or AdamW",
+        ),
+        why="A token that appears several times in a batch gets a smaller "
+        "Keras step when its occurrences' gradients disagree in sign (their "
+        "squares add, their sum cancels), so frequent tokens move less in "
+        "Keras.",
+        how={
+            "torch": "torch.optim.Adam's own square for summed; per_occurrence "
+            "records each occurrence's gradient on the embedding's output "
+            "(a tensor hook) and an Adam written out as a torch.optim."
+            "Optimizer squares those",
+            "keras": "keras.optimizers.Adam's own for per_occurrence; summed "
+            "densifies the IndexedSlices (repeats summed) in update_step "
+            "before Adam's own update",
+        },
+    ),
     Factor(
         name="train.batch_size",
         description="samples per gradient step (DataLoader's 1 vs fit's 32 when unset)",

@@ -560,5 +560,21 @@ EXPLANATIONS: dict[str, Explanation] = {
         "2200 times Keras's, tests/test_optimizers.py).",
         cases=("N08",),
     ),
+    "optimizer.sparse_moments": Explanation(
+        differs="torch's nn.Embedding gives Adam a dense gradient, a repeated "
+        "token's occurrences already summed, and Adam squares that sum. "
+        "Keras gives Adam a tf.IndexedSlices with one slice per occurrence, "
+        "and Adam's ops.square squares each slice before the repeats are "
+        "added into the second moment. The first moment is the same sum in "
+        "both.",
+        matters="Only embedding tables, only tokens that repeat within a "
+        "batch: the Keras second moment is larger by the cross terms the "
+        "sum would cancel, so frequent tokens take smaller Keras steps. With "
+        "every other factor swapped, a digits embedding model (tokens 0-16, "
+        "each repeated many times per batch) tracks the other framework step "
+        "for step only with this factor swapped (tests/test_closure.py); its "
+        "effect on a test error was not measured here.",
+        cases=("R14",),
+    ),
     # -- end of explanations --
 }

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from bisect_ml._errors import BackendError, StoreError
 from bisect_ml.backends import Outcome, library_versions
+from bisect_ml.factors import FRAMEWORKS, default_assignment
 from bisect_ml.lab._arm import Arm
 from bisect_ml.lab._executors import (
     Executor,
@@ -69,22 +70,67 @@ class FailedTrial:
     attempts: int
 
 
-def trial_key(spec: Spec, assignment: dict[str, Value], seed: int, backend: str) -> str:
+#: Bumped whenever a change to bisect-ml alters what an existing trial trains
+#: (a fixed emulation, a new data pipeline), so that stores written before the
+#: change are not read as if it had been there.
+TRIAL_REVISION = 2
+
+
+def trial_key(
+    spec: Spec,
+    assignment: dict[str, Value],
+    seed: int,
+    backend: str,
+    *,
+    framework: str | None = None,
+) -> str:
     """Content hash identifying a trial: the same key means the same training.
 
-    A data file named by ``data.path`` enters by the hash of its bytes, so that
-    editing the file never reuses outcomes trained on its old content.
+    ``framework`` is the side the trial trains as (the backend itself for the
+    real backends). Factors at that framework's own default are left out of
+    the hash: they run the genuine component, which the library versions
+    already pin, so adding a factor to the catalogue that only names what a
+    framework always did keeps every stored trial valid. A data file named by
+    ``data.path`` enters by the hash of its bytes, so that editing the file
+    never reuses outcomes trained on its old content.
     """
+    if framework is None and backend in FRAMEWORKS:
+        framework = backend
+    if framework is not None:
+        defaults = _defaults(framework)
+        assignment = {
+            name: value
+            for name, value in assignment.items()
+            if name not in defaults or defaults[name] != value
+        }
     identity: dict[str, Any] = {
         "spec": spec.to_dict(),
         "assignment": assignment,
         "seed": seed,
         "backend": backend,
+        "framework": framework,
+        "revision": TRIAL_REVISION,
         "versions": library_versions(backend),
     }
     if spec.data.path is not None and backend != "simulated":
         identity["data_file"] = _file_digest(spec.data)
     return content_hash(identity)
+
+
+def arm_key(pair: Pair, arm: Arm, seed: int) -> str:
+    """The trial key of ``arm`` at ``seed``: what the lab stores it under."""
+    return trial_key(
+        pair.spec,
+        arm.assignment(pair),
+        seed,
+        arm.backend(pair),
+        framework=arm.base,
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _defaults(framework: str) -> dict[str, Value]:
+    return default_assignment(framework)
 
 
 def _file_digest(data: DataSpec) -> str | None:
@@ -247,7 +293,7 @@ class Lab:
         for arm, seed in requests:
             backend = arm.backend(pair)
             assignment = arm.assignment(pair)
-            key = trial_key(pair.spec, assignment, seed, backend)
+            key = arm_key(pair, arm, seed)
             by_key.setdefault(key, []).append(_Job(arm, seed, key, backend, assignment))
         run = _Run(self, by_key, total=len(requests))
         run.take_stored()

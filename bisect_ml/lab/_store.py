@@ -286,6 +286,16 @@ class Store:
             )
         if version < 1:
             raise StoreError(self.path, f"has an unknown schema version {version}")
+        # A header can be intact over damaged pages; reading such a store
+        # fails later, halfway through a run. One pass over its pages (a few
+        # milliseconds for thousands of trials) refuses it before any write.
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise StoreError(
+                self.path,
+                f"is corrupt ({'; '.join(problems)}); it was left untouched, "
+                "give another --store path",
+            )
         self.schema_version = version
         if version < SCHEMA_VERSION and not self.readonly:
             self._migrate(version)
@@ -680,6 +690,7 @@ class Store:
         failed: bool = False,
         stale_versions: Mapping[str, Mapping[str, str]] | None = None,
         dry_run: bool = False,
+        keep_scenarios: Iterable[str] = (),
     ) -> int:
         """Delete the trials that match every filter given; return how many.
 
@@ -698,6 +709,9 @@ class Store:
             recorded versions differ (a re-run can never use them again).
         dry_run
             Count, delete nothing.
+        keep_scenarios
+            Never delete a trial of these scenarios (those of the runs that
+            still need their trials: `unfinished_runs`).
         """
         if (
             older_than is None
@@ -720,6 +734,11 @@ class Store:
             args.append(backend)
         if failed:
             where.append("failed = 1")
+        kept = sorted(set(keep_scenarios))
+        if kept:
+            marks = ",".join("?" * len(kept))
+            where.append(f"coalesce(scenario, '') NOT IN ({marks})")
+            args += kept
         rows = self._db.execute(
             f"SELECT key, backend, versions FROM trials WHERE {' AND '.join(where)}",
             args,
@@ -735,6 +754,53 @@ class Store:
         with self._write() as db:
             db.executemany("DELETE FROM trials WHERE key = ?", [(k,) for k in keys])
         return len(keys)
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        """Runs that did not finish: still running, interrupted or failed.
+
+        Re-running such a run's command resumes it from the stored trials, so
+        these are the runs that need their scenario's trials.
+        """
+        return [r for r in self.runs() if r.status != "finished"]
+
+    def prune_runs(
+        self,
+        *,
+        older_than: float | None = None,
+        scenario: str | None = None,
+        dry_run: bool = False,
+    ) -> list[RunRecord]:
+        """Delete the run records that match every filter given; return them.
+
+        A run still running in a live process is never deleted. Deleting a
+        run deletes its record and stored verdict (``bisect-ml report`` can no
+        longer show it), never a trial.
+
+        Parameters
+        ----------
+        older_than
+            Seconds: runs started longer ago than this.
+        scenario
+            Runs of the scenario with this name.
+        dry_run
+            Find them, delete nothing.
+        """
+        if older_than is None and scenario is None:
+            raise StoreError(self.path, "pruning runs needs --older-than or --scenario")
+        cutoff = None if older_than is None else time.time() - older_than
+        found = [
+            r
+            for r in self.runs()
+            if r.status != "running"
+            and (cutoff is None or r.started < cutoff)
+            and (scenario is None or r.scenario == scenario)
+        ]
+        if not dry_run and found:
+            with self._write() as db:
+                db.executemany(
+                    "DELETE FROM runs WHERE id = ?", [(r.id,) for r in found]
+                )
+        return found
 
     def vacuum(self) -> None:
         """Give the space of deleted rows back to the file system."""

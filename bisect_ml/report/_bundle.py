@@ -28,7 +28,8 @@ def write_bundle(folder: Path, pair: Pair, verdict: Verdict, argv: list[str]) ->
     strategy and trial budget; ``repro.json`` records them under ``seeding``.
     The library versions recorded are those the trials ran with, and the store
     key of every trial includes them, so a run with other versions trains
-    afresh instead of reusing stale outcomes.
+    afresh instead of reusing stale outcomes. ``argv`` is the command line as
+    typed, program name first; it is kept as ``original_command``.
     """
     folder.mkdir(parents=True, exist_ok=True)
     scenario = folder / "scenario.toml"
@@ -64,7 +65,7 @@ def write_bundle(folder: Path, pair: Pair, verdict: Verdict, argv: list[str]) ->
     info = {
         "pair": verdict.pair,
         "command": shlex.join(command),
-        "original_command": shlex.join(["bisect-ml", *argv]),
+        "original_command": shlex.join(argv),
         "seeds": list(verdict.seeds),
         "seeding": seeding,
         "settings": verdict.settings,

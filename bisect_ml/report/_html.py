@@ -26,6 +26,7 @@ from bisect_ml.report._markdown import (
     power_lines,
     seeds_line,
     side_share_lines,
+    warning_lines,
 )
 
 if TYPE_CHECKING:
@@ -227,13 +228,14 @@ def _tests_list(v: Verdict) -> str:
 
 
 def _environment(v: Verdict) -> str:
+    settings = {k: x for k, x in v.settings.items() if k != "warnings"}
     versions = ", ".join(
         f"{html.escape(k)} {html.escape(str(val))}"
         for k, val in sorted(v.versions.items())
     )
     return (
         "<h3>Environment</h3><p class='small'>"
-        f"{versions}; settings: {html.escape(str(v.settings))}</p>"
+        f"{versions}; settings: {html.escape(str(settings))}</p>"
     )
 
 
@@ -253,12 +255,22 @@ def to_html(v: Verdict) -> str:
         f"<p class='verdict {v.status.value}'><b>{esc(title[0].upper() + title[1:])}."
         f"</b> (status <code>{v.status.value}</code>, exit code "
         f"{v.status.exit_code})</p>",
+    ]
+    warnings = warning_lines(v)
+    if warnings:
+        parts += [
+            "<h2 id='warnings'>Warnings</h2>",
+            "<p>Known porting traps in the scenario (as <code>bisect-ml diff</code> "
+            "shows them), found before training:</p>",
+            _block(warnings),
+        ]
+    parts += [
         "<h2>Gap</h2>",
         _block(gap_lines(v)),
     ]
     if v.power is not None:
         parts += [
-            "<h2 id='power'>Noise and power (A/A calibration)</h2>",
+            "<h2 id='power'>Noise and power</h2>",
             _block(power_lines(v.power, metric)),
         ]
     parts += [
@@ -285,8 +297,19 @@ def to_html(v: Verdict) -> str:
             "<h3>Offsetting (pushing the sides apart the other way)</h3>",
             _block(cause_rows(v.offsetting)),
         ]
+    margin = v.settings.get("margin", 0.2)
+    if v.inconclusive:
+        parts += [
+            "<h3>Inconclusive at this budget (neither significant nor shown "
+            f"negligible: the share's interval leaves +-{margin:.0%})</h3>",
+            _block(cause_rows(v.inconclusive)),
+        ]
     if v.ruled_out:
-        parts += ["<h3>Ruled out</h3>", _block(cause_rows(v.ruled_out))]
+        parts += [
+            "<h3>Ruled out (negligible: the share's interval lies inside "
+            f"+-{margin:.0%} of the gap)</h3>",
+            _block(cause_rows(v.ruled_out)),
+        ]
     if v.interactions:
         parts += [
             "<h2 id='interactions'>Interactions between causes</h2>",

@@ -3,17 +3,20 @@
 Schema (version 1), every number from the verdict, ``null`` where undefined.
 Keys are only ever added within a version; a key removed or re-shaped bumps it.
 
-- ``schema``: 1; ``pair``; ``status`` (explained | residual | no_gap);
-  ``exit_code``; ``stop_reason``; ``strategy``
+- ``schema``: 1; ``pair``; ``status`` (explained | residual | no_gap |
+  inconclusive); ``exit_code``; ``stop_reason``; ``stop_summary`` (which
+  decisions, if any, stopped at the seed cap or the budget); ``strategy``
 - ``gap``: ``estimate`` (mean torch - mean keras), ``ci`` [low, high],
   ``interval`` (its method), ``pvalue``, ``test``, ``pvalue_rank``,
   ``rank_test``, ``means`` {torch, keras}, ``n`` {torch, keras}, ``diverged``
   {torch, keras}, ``by_epoch`` [...]
-- ``power``: null, or the A/A calibration {``noise`` {torch: {sd, ci, n}, ...},
+- ``power``: null, or the seed noise and power {``noise`` {torch: {sd, ci, n}, ...},
   ``seeds`` {torch, keras}, ``alpha``, ``power``, ``detectable_gap``,
   ``detectable_gap_at_cap``, ``below_detectable``, ``seeds_needed``,
-  ``paired_variance_ratio``, ``paired_comparisons``, ``detectable_share``}
-- ``causes``, ``offsetting`` and ``ruled_out``: lists of {``factor``,
+  ``paired_variance_ratio``, ``paired_comparisons``, ``detectable_share``,
+  ``gap_found`` (whether the gap test decided a gap)}
+- ``causes``, ``offsetting``, ``ruled_out`` (share interval inside +-margin)
+  and ``inconclusive`` (neither significant nor negligible): lists of {``factor``,
   ``values`` {torch, keras}, ``is_default`` {torch, keras}, ``share``
   {estimate, ci, method, n}, ``share_by_side`` {torch: {...}, keras: ...},
   ``pvalue``, ``pvalue_adjusted`` (Holm), ``seeds``, ``stop``,
@@ -29,8 +32,12 @@ Keys are only ever added within a version; a key removed or re-shaped bumps it.
 - ``decisions``: [{``subject``, ``kind``, ``outcome``, ``stop``, ``seeds``,
   ``looks``, ``z``, ``pvalue``, ``alpha``, ``arms``}]: every sequential
   decision, in order, and why it stopped taking seeds
-- ``arms``: [{label, base, swap, backend, seeds, values, mean, diverged, n,
-  stop, decided_by}]
+- ``arms``: [{label, base, swap, backend, seeds, values, mean, diverged,
+  failed (those of the diverged whose worker died on every attempt), n, stop,
+  decided_by}]
+- ``warnings``: [{``code``, ``factor``, ``side``, ``key``, ``message``}]: the
+  known porting traps the scenario shows (`bisect-ml diff`'s warnings), found
+  before training; empty when there are none
 - ``candidates``, ``seeds`` (the first-look seeds), ``settings`` (among
   them ``seeds_per_arm``, ``max_seeds`` and ``looks``: the seeds used, fixed
   or adaptive), ``tests``, ``notes``, ``versions``, ``trials`` {run, cached},
@@ -43,6 +50,7 @@ import json
 import math
 from typing import Any
 
+from bisect_ml.report._markdown import warnings_of
 from bisect_ml.stats import Ratio
 from bisect_ml.verdict import Cause, Interaction, Power, Verdict
 
@@ -82,6 +90,7 @@ def _power(p: Power | None) -> dict[str, Any] | None:
         "paired_variance_ratio": _num(p.paired_variance_ratio),
         "paired_comparisons": p.paired_comparisons,
         "detectable_share": _num(p.detectable_share),
+        "gap_found": p.gap_found,
     }
 
 
@@ -157,6 +166,7 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
         "status": v.status.value,
         "exit_code": v.status.exit_code,
         "stop_reason": v.stop_reason.value,
+        "stop_summary": v.stop_summary,
         "strategy": v.strategy,
         "gap": {
             "estimate": g.effect,
@@ -175,6 +185,7 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
         "causes": [_cause(c) for c in v.found],
         "offsetting": [_cause(c) for c in v.offsetting],
         "ruled_out": [_cause(c) for c in v.ruled_out],
+        "inconclusive": [_cause(c) for c in v.inconclusive],
         "interactions": [_interaction(i) for i in v.interactions],
         "closure": closure,
         "decisions": [
@@ -202,6 +213,7 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
                 "values": [_num(x) for x in a.values],
                 "mean": _num(a.mean),
                 "diverged": a.diverged,
+                "failed": a.failed,
                 "n": a.n,
                 "stop": a.stop,
                 "decided_by": a.decided_by,
@@ -210,7 +222,8 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
         ],
         "candidates": list(v.candidates),
         "seeds": list(v.seeds),
-        "settings": v.settings,
+        "settings": {k: x for k, x in v.settings.items() if k != "warnings"},
+        "warnings": warnings_of(v),
         "tests": list(v.tests),
         "notes": list(v.notes),
         "versions": v.versions,

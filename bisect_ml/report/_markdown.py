@@ -19,6 +19,8 @@ __all__ = [
     "seeds_line",
     "side_share_lines",
     "to_markdown",
+    "warning_lines",
+    "warnings_of",
 ]
 
 _HEADLINE = {
@@ -26,6 +28,8 @@ _HEADLINE = {
     Status.RESIDUAL: "the gap is NOT fully explained by catalogued factors",
     Status.NO_GAP: "no significant gap: the sides differ by no more than seed noise "
     "at this budget",
+    Status.INCONCLUSIVE: "inconclusive: a gap this budget could not attribute "
+    "(more seeds or trials needed)",
 }
 
 
@@ -98,7 +102,19 @@ def power_lines(pw: Power, metric: str) -> list[str]:
         f"{pw.alpha:g} (Welch): {_f(pw.detectable_gap, 3)} at the {seeds} seeds "
         f"per side used; {_f(pw.detectable_gap_at_cap, 3)} at the seed cap",
     ]
-    if pw.below_detectable:
+    if pw.below_detectable and pw.gap_found:
+        # The test found it: say so, and what the power means for a re-run.
+        need = pw.seeds_needed
+        out.append(
+            f"- the observed gap ({_f(pw.gap, 3)}) is below that, yet the gap test "
+            "found it: a gap this size is found only in some runs at these seeds"
+            + (
+                f"; about {need} seeds per side would find it with {pw.power:.0%} power"
+                if need is not None
+                else ""
+            )
+        )
+    elif pw.below_detectable:
         need = pw.seeds_needed
         out.append(
             f"- **the observed gap ({_f(pw.gap, 3)}) is below that**: at this "
@@ -245,6 +261,24 @@ def side_share_lines(causes: tuple[Cause, ...]) -> list[str]:
     return out
 
 
+def warnings_of(v: Verdict) -> list[dict[str, str]]:
+    """The known traps of the pair (`bisect_ml._traps`) the run recorded.
+
+    `bisect_ml.api.bisect` puts them in ``settings["warnings"]``; a verdict
+    built otherwise has none.
+    """
+    found = v.settings.get("warnings") or []
+    return [dict(w) for w in found if isinstance(w, dict)]
+
+
+def warning_lines(v: Verdict) -> list[str]:
+    """One Markdown bullet per known trap: where it is, and what to do."""
+    return [
+        f"- [{w.get('code', '?')}] `{w.get('key', '?')}`: {w.get('message', '')}"
+        for w in warnings_of(v)
+    ]
+
+
 def gap_lines(v: Verdict) -> list[str]:
     """The gap between the sides: means, estimate, tests, and over training."""
     g = v.gap
@@ -276,13 +310,25 @@ def to_markdown(v: Verdict) -> str:
         "",
         f"**Verdict: {headline(v.status)}** (status `{v.status.value}`, "
         f"exit code {v.status.exit_code}).",
+    ]
+    if warnings_of(v):
+        out += [
+            "",
+            "## Warnings",
+            "",
+            "Known porting traps in the scenario (as `bisect-ml diff` shows "
+            "them), found before training:",
+            "",
+            *warning_lines(v),
+        ]
+    out += [
         "",
         "## Gap",
         "",
         *gap_lines(v),
     ]
     if v.power is not None:
-        out += ["", "## Noise and power (A/A calibration)", ""]
+        out += ["", "## Noise and power", ""]
         out += power_lines(v.power, metric)
 
     if v.causes:
@@ -303,8 +349,22 @@ def to_markdown(v: Verdict) -> str:
                 "",
             ]
             out += cause_rows(v.offsetting)
+        margin = v.settings.get("margin", 0.2)
+        if v.inconclusive:
+            out += [
+                "",
+                "## Inconclusive at this budget (neither significant nor shown "
+                f"negligible: the share's interval leaves +-{margin:.0%})",
+                "",
+            ]
+            out += cause_rows(v.inconclusive)
         if v.ruled_out:
-            out += ["", "## Ruled out (no significant move either way)", ""]
+            out += [
+                "",
+                f"## Ruled out (negligible: the share's interval lies inside "
+                f"+-{margin:.0%} of the gap)",
+                "",
+            ]
             out += cause_rows(v.ruled_out)
 
     if v.interactions:
@@ -330,7 +390,7 @@ def to_markdown(v: Verdict) -> str:
         "",
         "## Evidence",
         "",
-        f"- strategy `{v.strategy}`, stopped because: **{v.stop_reason.value}**",
+        f"- strategy `{v.strategy}`, stopped because: **{v.stop_summary}**",
         seeds_line(v),
         f"- trials: {v.trials_run} trained, {v.trials_cached} from the store; "
         f"wall time {v.wall_seconds:.1f} s (training {v.train_seconds:.1f} s)",

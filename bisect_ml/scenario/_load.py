@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import sys
 import tomllib
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from bisect_ml.scenario._spec import (
     Spec,
     TrainSpec,
 )
+from bisect_ml.strategies import STRATEGIES
 
 __all__ = ["bundled_scenarios", "load_pair", "parse_pair", "resolve_scenario"]
 
@@ -62,8 +64,17 @@ def _prob(x: float) -> bool:
     return 0 <= x < 1
 
 
+#: A scenario name becomes a folder under --out: no separators, no leading dot.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
 _SCENARIO = {
-    "name": _Key(str),
+    "name": _Key(
+        str,
+        _MISSING,
+        lambda n: bool(_NAME.fullmatch(n)),
+        "must be a plain name: letters, digits, '.', '_' or '-', starting with"
+        " a letter or digit (it names the report folder)",
+    ),
     "description": _Key(str, ""),
     "source": _Key(str, ""),
     "backend": _Key(str, "auto", choices=("auto", "simulated")),
@@ -114,7 +125,7 @@ _LAYERS: dict[str, dict[str, _Key]] = {
 }
 _SEARCH = {
     "seeds": _Key(int, 10, lambda n: n >= 3, "must be an integer >= 3"),
-    "strategy": _Key(str, "ofat"),
+    "strategy": _Key(str, "ofat", choices=tuple(STRATEGIES)),
     "alpha": _Key(float, 0.05, _open_unit, "must be a float in (0, 1)"),
     "margin": _Key(float, 0.2, _open_unit, "must be a float in (0, 1)"),
     "max_seeds": _Key(int, None, lambda n: n >= 3, "must be an integer >= 3"),
@@ -436,8 +447,8 @@ def _search(raw: Any) -> dict[str, Any]:
     return s
 
 
-def _expect(raw: Any, reproduce: Any, train: TrainSpec) -> dict[str, Any]:
-    """The ``[expect]`` table, with the ``[reproduce]`` budget under ``reproduce``."""
+def _expect(raw: Any) -> dict[str, Any]:
+    """The ``[expect]`` table."""
     expect = _section(raw, "expect", _EXPECT)
     for key in ("causes", "offsetting", "ruled_out"):
         for i, name in enumerate(expect[key]):
@@ -447,11 +458,13 @@ def _expect(raw: Any, reproduce: Any, train: TrainSpec) -> dict[str, Any]:
                     key=f"expect.{key}[{i}]",
                     received=name,
                 )
-    # TODO(#6): `Pair` has no field of its own for the [reproduce] budget yet
-    # (scenario/_spec.py belongs to other work in progress); it travels with
-    # the expectations it was measured to keep.
-    budget = _section({} if reproduce is None else reproduce, "reproduce", _REPRODUCE)
-    if reproduce is not None and expect["verdict"] is None:
+    return expect
+
+
+def _reproduce(raw: Any, expect: Mapping[str, Any], train: TrainSpec) -> dict[str, Any]:
+    """The ``[reproduce]`` budget (`Pair.reproduce`): all keys, defaults filled."""
+    budget = _section({} if raw is None else raw, "reproduce", _REPRODUCE)
+    if raw is not None and expect["verdict"] is None:
         raise ScenarioError(
             "only applies to a catalogue case: set `expect.verdict` too",
             key="reproduce",
@@ -471,8 +484,7 @@ def _expect(raw: Any, reproduce: Any, train: TrainSpec) -> dict[str, Any]:
             key="reproduce.epochs",
             received=budget["epochs"],
         )
-    expect["reproduce"] = budget
-    return expect
+    return budget
 
 
 def parse_pair(doc: Mapping[str, Any], path: str | None = None) -> Pair:
@@ -526,7 +538,8 @@ def _parse(doc: Mapping[str, Any], path: str | None) -> Pair:
             "only applies with scenario.backend = 'simulated'", key="simulation"
         )
     search = _search(doc.get("search", {}))
-    expect = _expect(doc.get("expect", {}), doc.get("reproduce"), train)
+    expect = _expect(doc.get("expect", {}))
+    reproduce = _reproduce(doc.get("reproduce"), expect, train)
 
     spec = Spec(data=data, layers=layers, train=train, simulation=simulation)
     return Pair(
@@ -539,6 +552,7 @@ def _parse(doc: Mapping[str, Any], path: str | None) -> Pair:
         expect=expect,
         search=search,
         path=path,
+        reproduce=reproduce,
     )
 
 

@@ -188,7 +188,14 @@ class Side:
 
 @dataclass(frozen=True)
 class Pair:
-    """The diverging pair: a spec and its two sides."""
+    """The diverging pair: a spec and its two sides.
+
+    ``expect`` is what a catalogue case was measured to give (its
+    ``[expect]`` table) and ``reproduce`` the reduced budget `bisect-ml
+    reproduce --fast` runs it at (``fast``, ``seeds``, ``epochs``; empty
+    without a ``[reproduce]`` table). Neither enters a trial's identity,
+    which hashes the spec and the assignment alone.
+    """
 
     name: str
     spec: Spec
@@ -199,6 +206,7 @@ class Pair:
     expect: Mapping[str, Any] = field(default_factory=dict)
     search: Mapping[str, Any] = field(default_factory=dict)
     path: str | None = None
+    reproduce: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if tuple(self.sides) != FRAMEWORKS:

@@ -3,7 +3,9 @@
 Adam with Keras's epsilon placement (genuine) or torch's (`TorchAdam`);
 RMSprop with epsilon inside the square root (genuine) or outside
 (`TorchRMSprop`); SGD and Adadelta genuine for every value (their updates
-have the same form in both frameworks at a constant learning rate).
+have the same form in both frameworks at a constant learning rate). An
+embedding's sparse gradient squared per occurrence in Adam (genuine) or
+summed first (`summed_moments`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bisect_ml.backends.keras_backend._runtime import keras
+from bisect_ml.backends.keras_backend._runtime import keras, tf
 
 if TYPE_CHECKING:
     from bisect_ml.factors import Value
@@ -22,6 +24,7 @@ __all__ = [
     "TorchL2Adam",
     "TorchRMSprop",
     "make_optimizer",
+    "summed_moments",
 ]
 
 ops = keras.ops
@@ -73,6 +76,34 @@ class TorchAdam(keras.optimizers.Adam):
         denom = ops.add(ops.divide(ops.sqrt(v), bias_correction_2_sqrt), self.epsilon)
         step_size = ops.divide(lr, bias_correction_1)
         self.assign_sub(variable, ops.multiply(step_size, ops.divide(m, denom)))
+
+
+class _SummedMoments:
+    """Densifies a sparse gradient before the update: torch's summed moments.
+
+    Keras passes an embedding table's gradient to ``update_step`` as
+    ``tf.IndexedSlices``, one slice per token occurrence, and Adam's
+    ``ops.square`` squares each slice before a repeated token's rows are
+    summed into the second moment. ``tf.convert_to_tensor`` sums the repeats
+    first (the dense gradient torch's ``nn.Embedding`` gives), so the second
+    moment takes the square of their sum (``optimizer.sparse_moments =
+    "summed"``). Dense gradients pass through unchanged.
+    """
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        if isinstance(gradient, tf.IndexedSlices):
+            gradient = tf.convert_to_tensor(gradient)
+        super().update_step(gradient, variable, learning_rate)  # type: ignore[misc]
+
+
+_SUMMED: dict[type, type] = {}
+
+
+def summed_moments(kind: type) -> type:
+    """``kind`` (a Keras optimizer class) with `_SummedMoments` before it."""
+    if kind not in _SUMMED:
+        _SUMMED[kind] = type(f"Summed{kind.__name__}", (_SummedMoments, kind), {})
+    return _SUMMED[kind]
 
 
 class _L2InGradient:
@@ -162,7 +193,10 @@ def _clipping(assignment: Mapping[str, Value]) -> dict[str, float]:
 
 
 def make_optimizer(
-    assignment: Mapping[str, Value], optimizer: str = "adam"
+    assignment: Mapping[str, Value],
+    optimizer: str = "adam",
+    *,
+    sparse_gradients: bool = True,
 ) -> keras.optimizers.Optimizer:
     """The optimizer of ``train.optimizer`` with the factors' values.
 
@@ -170,7 +204,10 @@ def make_optimizer(
     ``weight_decay``, SGD, RMSprop, Adadelta, ``clipnorm`` (per variable) or
     ``global_clipnorm``. torch's Adam epsilon placement is `TorchAdam`;
     torch's L2 decay is an ``update_step`` that adds ``l2 * theta`` to the
-    gradient; torch's RMSprop epsilon placement is `TorchRMSprop`.
+    gradient; torch's RMSprop epsilon placement is `TorchRMSprop`; torch's
+    summed second moment of a sparse (embedding) gradient is `summed_moments`
+    around Adam's class, left out when ``sparse_gradients`` says the model has
+    no embedding (both values then take the same steps).
     """
     if optimizer == "sgd":
         return keras.optimizers.SGD(
@@ -211,15 +248,21 @@ def make_optimizer(
         **_clipping(assignment),
     }
     torch_step = assignment["optimizer.epsilon_placement"] == "corrected"
+    moments = assignment["optimizer.sparse_moments"]
+    if moments not in ("summed", "per_occurrence"):
+        raise ValueError(f"unknown optimizer.sparse_moments {moments!r}")
+
+    def sparse(kind: type) -> type:
+        summed = moments == "summed" and sparse_gradients
+        return summed_moments(kind) if summed else kind
 
     if optimizer == "adamw":
         options["weight_decay"] = float(assignment["optimizer.adamw.weight_decay"])
-        if torch_step:
-            return TorchAdam(**options)
-        return keras.optimizers.AdamW(**options)
+        return sparse(TorchAdam if torch_step else keras.optimizers.AdamW)(**options)
     decay = float(assignment["optimizer.weight_decay"])
     if decay > 0 and assignment["optimizer.weight_decay_mode"] == "l2":
-        return (TorchL2Adam if torch_step else KerasL2Adam)(l2=decay, **options)
+        kind = TorchL2Adam if torch_step else KerasL2Adam
+        return sparse(kind)(l2=decay, **options)
     if decay > 0:
         options["weight_decay"] = decay
-    return (TorchAdam if torch_step else keras.optimizers.Adam)(**options)
+    return sparse(TorchAdam if torch_step else keras.optimizers.Adam)(**options)

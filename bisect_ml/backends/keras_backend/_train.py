@@ -160,7 +160,11 @@ def build_trial(
     if assignment["init.values"] == "transplanted":
         start_from_torch(model, spec.layers, shape, options, seed)
     model.compile(
-        optimizer=make_optimizer(assignment, spec.train.optimizer),
+        optimizer=make_optimizer(
+            assignment,
+            spec.train.optimizer,
+            sparse_gradients=any(layer.type == "embedding" for layer in spec.layers),
+        ),
         loss=make_loss(
             spec.train,
             options.softmax_output,

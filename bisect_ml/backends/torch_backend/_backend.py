@@ -188,7 +188,9 @@ def build_trial(
         seed,
         str(values["init.values"]),
     )
-    optimizer = build_optimizer(model.parameters(), spec.train.optimizer, values)
+    optimizer = build_optimizer(
+        model.parameters(), spec.train.optimizer, values, model=model
+    )
     objective = make_objective(
         spec.train.loss,
         spec.train.from_logits,

@@ -5,11 +5,13 @@ Keras's update (keras/src/optimizers/adam.py, ``update_step``) written as a
 `torch.optim.Optimizer`, because no constant ``eps`` of torch's Adam matches
 it at every step. RMSprop: torch's own for epsilon ``outside`` the square
 root, `KerasRMSprop` for ``inside``. SGD and Adadelta: torch's own
-(`build_optimizer` says why).
+(`build_optimizer` says why). Keras's per-occurrence second moment of an
+embedding's gradient (``optimizer.sparse_moments``): `OccurrenceAdam`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
@@ -19,7 +21,14 @@ import torch
 if TYPE_CHECKING:
     from bisect_ml.factors import Value
 
-__all__ = ["KerasAdam", "KerasRMSprop", "build_optimizer", "make_optimizer"]
+__all__ = [
+    "KerasAdam",
+    "KerasRMSprop",
+    "OccurrenceAdam",
+    "build_optimizer",
+    "make_optimizer",
+    "watch_embeddings",
+]
 
 #: NumPy scalar type of each parameter dtype, for Keras's scalar arithmetic.
 _SCALAR: dict[torch.dtype, type[np.floating[Any]]] = {
@@ -136,8 +145,134 @@ class KerasAdam(torch.optim.Optimizer):
         f = _SCALAR.get(param.dtype, np.float64)
         alpha = f(lr) * np.sqrt(f(1) - f(beta_2) ** f(t)) / (f(1) - f(beta_1) ** f(t))
         m.add_(grad.sub(m).mul_(1 - beta_1))
-        v.add_(grad.square().sub_(v).mul_(1 - beta_2))
+        v.add_(self._square(param, grad).sub_(v).mul_(1 - beta_2))
         param.sub_(m.mul(float(alpha)).div_(v.sqrt().add_(eps)))
+
+    def _square(self, param: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """What the second moment takes: here the gradient's square."""
+        return grad.square()
+
+
+class OccurrenceAdam(KerasAdam):
+    """Adam whose second moment squares an embedding's gradient per occurrence.
+
+    Keras hands Adam an embedding table's gradient as ``tf.IndexedSlices``,
+    one slice per token occurrence, and ``ops.square`` squares the slices
+    before a repeated token's rows are summed into ``v``
+    (keras/src/backend/tensorflow/sparse.py ``elementwise_unary``): ``v``
+    takes the sum of the occurrences' squares where torch takes the square of
+    their sum. `watch_embeddings` records each occurrence's gradient on the
+    embedding's output; this optimizer squares those for the tables it
+    watches and the plain gradient for every other parameter.
+
+    ``corrected`` chooses the update around that second moment: torch's
+    (`torch.optim.Adam`'s single-tensor step, epsilon after the bias
+    correction) or Keras's (`KerasAdam`'s). The first moment takes the
+    summed gradient in both, as Keras's ``ops.subtract`` densifies the slices.
+
+    An L2 weight decay (``decoupled=False``) makes the gradient dense, so the
+    tables then take the summed square, as Keras's own L2 emulation does.
+    """
+
+    # TODO(#3): with clipping, Keras's clipnorm measures the slices'
+    # per-occurrence norm and returns a dense (summed) gradient
+    # (keras/src/optimizers/base_optimizer.py L1108-1119), so a clipped Keras
+    # embedding takes the summed square with another clipping factor; neither
+    # is emulated here, and the recorded squares are used unscaled.
+
+    def __init__(self, *args: Any, corrected: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.corrected = corrected
+        #: Per watched table: the occurrences' squared gradients, added up
+        #: over the backward passes since the last step.
+        self.occurrences: dict[torch.Tensor, torch.Tensor] = {}
+
+    def record(
+        self, table: torch.Tensor, tokens: torch.Tensor, grad_out: torch.Tensor
+    ) -> None:
+        """Add one backward pass's per-occurrence gradients of ``table``."""
+        flat = tokens.reshape(-1)
+        rows = grad_out.reshape(-1, table.shape[-1])
+        squares = torch.zeros_like(table).index_add_(0, flat, rows.square())
+        if table in self.occurrences:
+            squares = self.occurrences[table].add_(squares)
+        self.occurrences[table] = squares
+
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        try:
+            return super().step(closure)
+        finally:
+            self.occurrences.clear()
+
+    def _square(self, param: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        squares = self.occurrences.get(param)
+        if squares is None or grad is not param.grad:
+            return grad.square()
+        return squares
+
+    def _update(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        lr: float,
+        beta_1: float,
+        beta_2: float,
+        eps: float,
+    ) -> None:
+        if not self.corrected:
+            super()._update(param, grad, lr, beta_1, beta_2, eps)
+            return
+        # torch/optim/adam.py _single_tensor_adam, without amsgrad.
+        state = self.state[param]
+        if not state:
+            state["step"] = 0
+            state["m"] = torch.zeros_like(param)
+            state["v"] = torch.zeros_like(param)
+        state["step"] += 1
+        t: int = state["step"]
+        m: torch.Tensor = state["m"]
+        v: torch.Tensor = state["v"]
+        m.lerp_(grad, 1 - beta_1)
+        v.mul_(beta_2).add_(self._square(param, grad), alpha=1 - beta_2)
+        step_size = lr / (1 - beta_1**t)
+        denominator = v.sqrt().div_(math.sqrt(1 - beta_2**t)).add_(eps)
+        param.addcdiv_(m, denominator, value=-step_size)
+
+
+def watch_embeddings(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Let an `OccurrenceAdam` see each embedding's per-occurrence gradients.
+
+    A forward hook on every ``nn.Embedding`` of ``model`` registers, on each
+    output that needs a gradient, a tensor hook handing the output's gradient
+    (one row per token occurrence) and the tokens to the optimizer. Any other
+    optimizer is left alone.
+    """
+    if not isinstance(optimizer, OccurrenceAdam):
+        return
+
+    def forward_hook(
+        module: torch.nn.Module, inputs: tuple[Any, ...], output: torch.Tensor
+    ) -> None:
+        if not output.requires_grad:
+            return
+        assert isinstance(module, torch.nn.Embedding)
+        table, tokens = module.weight, inputs[0].detach()
+
+        def backward_hook(grad_out: torch.Tensor) -> None:
+            optimizer.record(table, tokens, grad_out.detach())
+
+        output.register_hook(backward_hook)
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Embedding):
+            module.register_forward_hook(forward_hook)
 
 
 def make_optimizer(
@@ -273,9 +408,19 @@ class KerasRMSprop(torch.optim.Optimizer):
 
 
 def build_optimizer(
-    params: Iterable[torch.Tensor], optimizer: str, values: Mapping[str, Value]
+    params: Iterable[torch.Tensor],
+    optimizer: str,
+    values: Mapping[str, Value],
+    *,
+    model: torch.nn.Module | None = None,
 ) -> torch.optim.Optimizer:
     """The optimizer of ``train.optimizer`` with the factors' values.
+
+    ``model``, whose parameters ``params`` are, is needed for
+    ``optimizer.sparse_moments = "per_occurrence"``: an Adam or AdamW of a
+    model with an ``nn.Embedding`` is then `OccurrenceAdam`, watching the
+    embeddings (`watch_embeddings`). Without an embedding both values take the
+    same steps, and the value is left out.
 
     torch's own classes run for torch's conventions: `torch.optim.SGD`,
     `torch.optim.RMSprop` (epsilon ``outside``), `torch.optim.Adadelta`, and
@@ -288,6 +433,24 @@ def build_optimizer(
     if optimizer in ("adam", "adamw"):
         adamw = optimizer == "adamw"
         decay = "optimizer.adamw.weight_decay" if adamw else "optimizer.weight_decay"
+        moments = str(values["optimizer.sparse_moments"])
+        if moments not in ("summed", "per_occurrence"):
+            raise ValueError(f"unknown optimizer.sparse_moments {moments!r}")
+        if moments == "per_occurrence" and model is not None and _embeds(model):
+            built = OccurrenceAdam(
+                params,
+                lr=float(values["optimizer.learning_rate"]),
+                betas=(
+                    float(values["optimizer.beta_1"]),
+                    float(values["optimizer.beta_2"]),
+                ),
+                eps=float(values["optimizer.epsilon"]),
+                weight_decay=float(values[decay]),
+                decoupled=adamw or values["optimizer.weight_decay_mode"] != "l2",
+                corrected=values["optimizer.epsilon_placement"] == "corrected",
+            )
+            watch_embeddings(model, built)
+            return built
         return make_optimizer(
             params,
             placement=str(values["optimizer.epsilon_placement"]),
@@ -335,3 +498,7 @@ def build_optimizer(
             eps=float(values["optimizer.adadelta.epsilon"]),
         )
     raise ValueError(f"unknown train.optimizer {optimizer!r}")
+
+
+def _embeds(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.Embedding) for m in model.modules())
