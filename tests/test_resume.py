@@ -140,10 +140,13 @@ def test_kill_9_then_rerun_resumes_with_the_same_verdict(
 def test_sigint_and_sigterm_stop_cleanly_with_how_to_resume(
     tmp_path: Path, sig: int, code: int, word: str
 ) -> None:
-    slow_scenario(tmp_path, seconds=0.05)
+    # 0.2 s a trial: 180 trials take 18 s, so a loaded machine that polls
+    # the store late still signals a run that is far from done.
+    slow_scenario(tmp_path, seconds=0.2)
     store = tmp_path / "s.sqlite"
     proc = start(tmp_path, store, "--jobs", "2", "-q")
     wait_for_trials(store, 10)
+    assert proc.poll() is None, "the run ended before it could be signalled"
     workers = children(proc.pid)
     stopped = time.monotonic()
     proc.send_signal(sig)
