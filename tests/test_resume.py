@@ -36,6 +36,10 @@ def start(folder: Path, store: Path, *extra: str) -> subprocess.Popen[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # A CI script started in the background (`cmd &`, no job control)
+        # runs with SIGINT ignored, and a child inherits that: give the run
+        # the default disposition a user's terminal gives it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
