@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bisect_ml._errors import BackendError, ExecutorError
-from bisect_ml.lab import Arm, Lab, Store, arm_key, get_executor
+from bisect_ml.lab import Arm, Lab, Store, _executors, arm_key, get_executor
 from bisect_ml.scenario import Pair, load_pair
 from bisect_ml.strategies import get_strategy
 from tests import _faults
@@ -82,6 +82,43 @@ def test_local_worker_death_is_retried_alone_then_succeeds(
         assert metrics(lab.measure(ARMS, SEEDS)) == inline
     assert _faults.tries(tmp_path) == {victim: 2}
     assert not lab.failed
+
+
+class _FlakyStartPool(_executors.ProcessPoolExecutor):
+    """A pool whose first start fails the way CPython's spawn does when a
+    descriptor of the previous pool was closed twice."""
+
+    starts = 0
+    message = "bad value(s) in fds_to_keep"
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not hasattr(self, "_tried"):
+            self._tried = True
+            type(self).starts += 1
+            if type(self).starts == 1:
+                raise ValueError(self.message)
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_pool_that_fails_to_start_its_workers_is_started_anew(
+    monkeypatch: pytest.MonkeyPatch, pair: Pair, inline: dict[str, list[float]]
+) -> None:
+    monkeypatch.setattr(_FlakyStartPool, "starts", 0)
+    monkeypatch.setattr(_executors, "ProcessPoolExecutor", _FlakyStartPool)
+    with Lab(pair, Store(":memory:"), jobs=2) as lab:
+        assert metrics(lab.measure(ARMS, SEEDS)) == inline
+    assert _FlakyStartPool.starts == 2 and not lab.failed
+
+
+def test_any_other_error_starting_a_pool_is_not_hidden(
+    monkeypatch: pytest.MonkeyPatch, pair: Pair
+) -> None:
+    monkeypatch.setattr(_FlakyStartPool, "starts", 0)
+    monkeypatch.setattr(_FlakyStartPool, "message", "some other fault")
+    monkeypatch.setattr(_executors, "ProcessPoolExecutor", _FlakyStartPool)
+    with pytest.raises(ValueError, match="some other fault"):
+        with Lab(pair, Store(":memory:"), jobs=2) as lab:
+            lab.measure(ARMS, SEEDS)
 
 
 def test_local_worker_dying_every_time_fails_only_its_trial(

@@ -13,6 +13,7 @@ use, so choosing the local pool never imports Dask or Ray.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import logging
 import multiprocessing
@@ -269,14 +270,40 @@ class LocalExecutor(Executor):
         """Submit ``task``; ``False`` when the pool broke and it was not sent."""
         fn = partial(journaled, self.trial_fn, self._notes)
         try:
-            future = self._start().submit(fn, task)
+            future = self._submit(fn, task)
         except BrokenProcessPool:
             if self._futures:  # `wait` collects the break from their futures
                 return False
             self._recover([])  # a worker died while no trial ran: rebuild
-            future = self._start().submit(fn, task)
+            future = self._submit(fn, task)
         self._futures[future] = task
         return True
+
+    def _submit(
+        self, fn: Callable[[TrialTask], Outcome | TrialError], task: TrialTask
+    ) -> Future[Outcome | TrialError]:
+        try:
+            return self._start().submit(fn, task)
+        except ValueError as err:
+            # Starting a worker can fail with "bad value(s) in fds_to_keep" when
+            # a file descriptor of the pool torn down just before was closed a
+            # second time, after its number was reused (seen once in CI, right
+            # after a worker died, on CPython 3.11). A fresh pool started while
+            # nothing runs is safe to try once more; anything else is a bug.
+            if "fds_to_keep" not in str(err) or self._futures:
+                raise
+            logger.warning("starting a worker failed (%s); starting the pool anew", err)
+            self._drop_pool()
+            return self._start().submit(fn, task)
+
+    def _drop_pool(self) -> None:
+        """Shut the pool down and collect what it left, before a new one starts."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        # Objects of the old pool that still own descriptors close them now,
+        # not in the middle of the next pool's start.
+        gc.collect()
 
     def _pump(self) -> None:
         if self._suspects:
@@ -323,9 +350,7 @@ class LocalExecutor(Executor):
     def _recover(self, broken: list[TrialTask]) -> list[tuple[TrialTask, Result]]:
         """Rebuild the pool after a worker died; retry or give up its trials."""
         running = self._running_notes()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._drop_pool()
         lost: list[tuple[TrialTask, Result]] = []
         if not any(t.key in running for t in broken):
             self._empty_breaks += 1
