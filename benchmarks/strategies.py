@@ -13,7 +13,10 @@ The planted truths, for each n in {8, 16, 32}:
 - ``k=1``, ``k=2``, ``k=3``: that many main effects;
 - ``k=2 pure``: one pure interaction of two factors (a shift only when both
   take one side's values; that side drawn at random);
-- ``k=3 pure``: a main effect and a pure two-factor interaction.
+- ``k=3 pure``: a main effect and a pure two-factor interaction;
+- ``k=2 offset``: two main effects and a third factor that *offsets* part of
+  the gap (a shift against it, 2 to 3 noise standard deviations), as
+  ``preprocess.scale`` does in seed-article.
 
 Every shift is drawn between 3 and 5 seed-noise standard deviations, all in the
 gap's direction, at random positions; each repetition uses its own seeds.
@@ -78,7 +81,7 @@ from tests._synthetic import (  # noqa: E402
 )
 
 SIZES = (8, 16, 32)
-CELLS = ("k=0", "k=1", "k=2", "k=2 pure", "k=3", "k=3 pure")
+CELLS = ("k=0", "k=1", "k=2", "k=2 pure", "k=3", "k=3 pure", "k=2 offset")
 NOISE = 0.01
 #: Seeds per arm (the first look, when seeds are adaptive) and the seed cap.
 SEEDS, MAX_SEEDS = 10, 10
@@ -97,9 +100,16 @@ class Case:
         return int(self.cell[2])
 
     def truth(self) -> tuple[list[Effect], set[str]]:
-        """The planted effects and the factors they involve."""
+        """The planted effects and the causes among their factors."""
+        effects, causes, _ = self.planted()
+        return effects, causes
+
+    def planted(self) -> tuple[list[Effect], set[str], set[str]]:
+        """The planted effects, the causes and the offsetting factors."""
         rng = np.random.default_rng([self.n, CELLS.index(self.cell), self.rep])
-        causes = [str(f) for f in rng.choice(factor_names(self.n), self.k, False)]
+        drawn = self.k + self.cell.endswith("offset")
+        names = [str(f) for f in rng.choice(factor_names(self.n), drawn, False)]
+        causes, offsetting = names[: self.k], names[self.k :]
         shifts = rng.uniform(3, 5, size=self.k) * NOISE
         effects: list[Effect] = []
         singles = causes
@@ -111,7 +121,9 @@ class Case:
                 effects.append(interaction(pair, -float(shifts[0]), "keras"))
         for f, s in zip(singles, shifts[1:] if effects else shifts, strict=False):
             effects.append(main_effect(f, float(s)))
-        return effects, set(causes)
+        for f in offsetting:
+            effects.append(main_effect(f, -float(rng.uniform(2, 3)) * NOISE))
+        return effects, set(causes), set(offsetting)
 
 
 @dataclass(frozen=True)
@@ -135,7 +147,7 @@ def run_case(
     margin: float | None = None,
 ) -> Result:
     """Run one strategy on one case with a store of its own."""
-    effects, truth = case.truth()
+    effects, truth, offsetting = case.planted()
     pair = synthetic_pair(case.n, effects, noise=NOISE)
     # Adaptive seeds (a cap above the first look) are the base class's; pass
     # the cap only when asked for one.
@@ -160,6 +172,7 @@ def run_case(
         right = (
             verdict.status is Status.EXPLAINED
             and {c.factor for c in verdict.found} == truth
+            and offsetting <= {c.factor for c in verdict.offsetting}
         )
     return Result(
         case,
@@ -193,7 +206,7 @@ def table(results: list[Result], strategies: list[str], seeds: int) -> str:
         head,
         "|" + "---|" * (3 + len(strategies)),
     ]
-    for n in SIZES:
+    for n in sorted({r.case.n for r in results}):
         for cell in CELLS:
             cells = []
             for s in strategies:

@@ -159,6 +159,7 @@ def check_batch_norm_batches(pair: Pair, data: Dataset) -> None:
     drop_last, so each combination is checked against the number of
     training samples.
     """
+    from bisect_ml.scenario._data import validation_cut
     from bisect_ml.scenario._geometry import input_layout, input_shape, layer_shapes
 
     layers = pair.spec.layers
@@ -180,7 +181,7 @@ def check_batch_norm_batches(pair: Pair, data: Dataset) -> None:
     ]
     if not single:
         return
-    n = len(data.x_train)
+    n = validation_cut(len(data.x_train), pair.spec.train.validation_split)
     sides = {fw: pair.side(fw).assignment for fw in FRAMEWORKS}
     drops = {bool(sides[fw]["train.drop_last"]) for fw in FRAMEWORKS}
     if drops == {True}:

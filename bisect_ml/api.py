@@ -14,10 +14,17 @@ from typing import TYPE_CHECKING, Any
 from bisect_ml._errors import ScenarioError
 from bisect_ml._traps import Trap, check_batch_norm_batches, find_traps
 from bisect_ml.factors import FRAMEWORKS, Value, registry
-from bisect_ml.scenario import Pair, check_model_fits, load_data, load_pair
+from bisect_ml.scenario import (
+    Pair,
+    check_model_fits,
+    load_data,
+    load_pair,
+    validation_cut,
+)
 
 if TYPE_CHECKING:
     from bisect_ml.lab import Progress
+    from bisect_ml.lab._stepcheck import StepCheck
     from bisect_ml.verdict import Verdict
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "default_store_path",
     "diff",
     "prepare",
+    "step_check",
 ]
 
 
@@ -51,6 +59,8 @@ def prepare(scenario: str | Path | Pair) -> Pair:
         try:
             data = load_data(pair.spec.data)
             check_model_fits(pair.spec.layers, data)
+            if not data.series:  # a series is cut into windows by each side
+                validation_cut(len(data.x_train), pair.spec.train.validation_split)
             check_batch_norm_batches(pair, data)
         except ScenarioError as err:
             raise err.at(pair.path) if pair.path else err from None
@@ -112,6 +122,18 @@ def diff(scenario: str | Path | Pair, *, all_factors: bool = False) -> StaticDif
                 )
             )
     return StaticDiff(tuple(rows), tuple(find_traps(pair)), pair.path)
+
+
+def step_check(scenario: str | Path | Pair) -> StepCheck:
+    """The step-by-step closure check of a pair (no seeds; seconds).
+
+    Each side with every factor swapped, started from the other side's initial
+    weights and fed the same unshuffled batches, against the other side for
+    30 training steps; see `bisect_ml.lab._stepcheck`.
+    """
+    from bisect_ml.lab._stepcheck import step_check as run_check
+
+    return run_check(prepare(scenario))
 
 
 def bisect(

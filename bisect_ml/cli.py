@@ -49,6 +49,9 @@ EXIT_BAD_INPUT = 2
 EXIT_CRASH = 1
 #: `reproduce`: a case's verdict departs from what its scenario expects.
 EXIT_REPRODUCE_FAILED = 3
+#: `diff --steps`: the step-by-step closure check does not close (the exit of a
+#: residual verdict: something outside the catalogue differs).
+EXIT_STEPS_APART = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -340,10 +343,18 @@ def diff(
     all_factors: Annotated[
         bool, typer.Option("--all", help="List every factor.")
     ] = False,
+    steps: Annotated[
+        bool,
+        typer.Option(
+            "--steps",
+            help="Also run the step-by-step closure check (30 training steps "
+            "a direction, no seeds; about 15 s). Exit 3 if it does not close.",
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Static diff: the factors whose values differ, and known traps (stderr),
-    without training."""
+    without training (with --steps, a few deterministic training steps)."""
     from bisect_ml._errors import BisectError
     from bisect_ml.api import diff as static_diff
 
@@ -358,8 +369,8 @@ def diff(
         typer.echo(f"bisect-ml: warning: {where}{trap}", err=True)
     if not rows:
         typer.echo("The sides differ in no catalogued factor.")
-        return
-    typer.echo("| factor | torch | keras | differs |\n|---|---|---|---|")
+    else:
+        typer.echo("| factor | torch | keras | differs |\n|---|---|---|---|")
     for r in rows:
         cells = [
             f"`{r.values[fw]!r}`" + (" (default)" if r.is_default[fw] else " (set)")
@@ -369,6 +380,19 @@ def diff(
             f"| `{r.factor}` | {cells[0]} | {cells[1]} | "
             f"{'yes' if r.differs else 'no'} |"
         )
+    if steps:
+        from bisect_ml.api import step_check
+
+        try:
+            check = step_check(scenario)
+        except BisectError as err:
+            raise _fail(err, EXIT_BAD_INPUT, debug) from None
+        except Exception as err:
+            raise _internal(err, debug) from None
+        typer.echo("")
+        typer.echo(check.summary())
+        if check.closes is False:
+            raise typer.Exit(EXIT_STEPS_APART)
 
 
 def _factor_rows(factors: list[Factor]) -> list[str]:

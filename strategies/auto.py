@@ -6,6 +6,7 @@ import logging
 import math
 from typing import Any
 
+from bisect_ml.lab._stepcheck import STEPS, TOLERANCE, step_check
 from bisect_ml.strategies._base import Strategy
 from bisect_ml.strategies._search import (
     SCREEN_GAMMA,
@@ -15,14 +16,22 @@ from bisect_ml.strategies._search import (
     search_and_settle,
 )
 
-__all__ = ["Auto", "plan_looks"]
+__all__ = ["ONE_AT_A_TIME_UP_TO", "Auto", "plan_looks"]
 
 logger = logging.getLogger(__name__)
 
-#: Up to this many candidates, each is tested alone. Group testing costs no
-#: more than OFAT from two candidates up (measured on simulated pairs, 10 seeds
-#: per arm, median trials for one cause: 60 vs 80 at n = 2, 70 vs 100 at n = 3).
-FEW = 1
+#: Up to this many candidates, each is tested alone (at the looks), as OFAT
+#: does; above it, adaptive group testing. Measured on simulated pairs
+#: (`benchmarks/strategies.py`, 20 repetitions a cell, 10-seed cap): at n <= 8
+#: group testing saves at most a quarter of the trials of one-at-a-time testing
+#: at the same looks when every cause moves the gap the same way (n = 8, k = 1:
+#: 81 against 104), and loses when one factor offsets another (n = 7: 90% exactly
+#: right with 132 trials, against 100% with 122) or two matter only together
+#: (n = 7: 135 against 110). A cause and an offsetting factor that fall in one
+#: group cancel, and the group is judged clean; real ports often have one (the
+#: seed article's preprocessing offsets its init). At n = 16 group testing
+#: still needs 146 trials against 206 with an offsetting factor.
+ONE_AT_A_TIME_UP_TO = 8
 
 #: The first look as a fraction of the seed cap, when `Auto` plans the looks.
 FIRST_LOOK = 0.4
@@ -46,8 +55,9 @@ class Auto(Strategy):
 
     1. The static diff (free): the candidates are the factors whose values
        differ; the base class decides first whether there is a gap at all.
-    2. A single candidate is tested alone in both directions (as OFAT does);
-       with more, adaptive group testing (`bisect`) finds the causes in about
+    2. Up to `ONE_AT_A_TIME_UP_TO` (8) candidates, each is tested alone in
+       both directions, as OFAT does but at adaptive seeds; with more,
+       adaptive group testing (`bisect`) finds the causes in about
        ``k log2(n / k)`` group arms, searching again where the found factors
        fall short of the full swap (factors that matter only together).
     3. The base class quantifies the found set: shares with intervals,
@@ -75,17 +85,28 @@ class Auto(Strategy):
         The other options of `Strategy` (``alpha``, ``margin``,
         ``max_trials``, ``first_seed``, ``power``, ``gamma``, ``gamma_beta``).
 
+    Before the search, on the real backends, the step-by-step closure check
+    (`bisect_ml.lab._stepcheck`): each side with every factor swapped,
+    started from the other side's initial weights and fed the same batches,
+    must track the other side's training loss for 30 steps. It takes seconds
+    and no seeds; its result is a note of the verdict: the catalogue covers
+    every difference but the random draws, or something outside it differs
+    (a residual is to be expected).
+
     Notes
     -----
-    A cheap deterministic check (a few training steps showing that a swap
-    changes nothing at all) would drop inert candidates before any statistics;
-    the backends do not offer one yet. TODO(#5): add it when a backend can run
-    a few steps deterministically.
+    The step check says whether the full swap closes, not which factor
+    matters: a factor can change every step and still not move the test
+    error beyond the seeds' noise, so it drops no candidate.
 
-    `auto` meets the search-efficiency goals on simulated pairs
-    (`benchmarks/strategies.py`), but is not the default strategy yet:
-    TODO(#5): make it the default once it has reached OFAT's verdict on the
-    real seed scenarios (``benchmarks/strategies.py --reps 0 --real``).
+    Group testing judges a group by its net move: a cause and a factor that
+    offsets it, in one group, can cancel within the margin and go unnamed.
+    The verdict is then still a set that explains the gap (the closure check
+    holds, since the full swap carries both), but not every factor that moves
+    a side alone. Testing each candidate alone up to 8 candidates avoids this
+    where it costs little; above, TODO(#5): test the factors a clean group
+    cleared alone at the first look when the pair is small enough to afford
+    it, or split the groups a second time at random.
 
     Examples
     --------
@@ -98,6 +119,10 @@ class Auto(Strategy):
     """
 
     name = "auto"
+
+    #: Whether to run the step-by-step closure check before the search (real
+    #: backends only; about 15 s).
+    step_check = True
 
     def __init__(
         self,
@@ -115,8 +140,19 @@ class Auto(Strategy):
         )
 
     def explore(self, candidates: list[str]) -> list[str]:
-        if len(candidates) <= FEW:
-            logger.info("%d candidate: testing it alone", len(candidates))
+        if self.step_check and self.pair.backend != "simulated":
+            self._check_steps()
+        if len(candidates) <= ONE_AT_A_TIME_UP_TO:
+            logger.info("%d candidate(s): testing each alone", len(candidates))
+            self.methods.append(
+                f"search: each of the {len(candidates)} candidates swapped alone "
+                "in both directions (up to "
+                f"{ONE_AT_A_TIME_UP_TO} candidates group testing saves little "
+                "and can miss a cause that an offsetting factor hides), tested "
+                "at the looks "
+                f"{', '.join(map(str, self.looks))}; causes confirmed with "
+                f"Holm's method over all {len(candidates)} candidates"
+            )
             return one_at_a_time(self, candidates)
         logger.info("%d candidates: group testing", len(candidates))
         self.methods.append(
@@ -141,3 +177,16 @@ class Auto(Strategy):
             f" arms, where OFAT trains {2 * len(candidates)} single swaps"
         )
         return causes
+
+    def _check_steps(self) -> None:
+        """The cheap deterministic check: does the catalogue close, step by step?"""
+        logger.info("step-by-step closure check")
+        check = step_check(self.pair)
+        self.notes.append(check.summary())
+        if check.applies:
+            self.methods.append(
+                f"step-by-step closure check: both hybrids with every factor "
+                f"swapped, started from the other side's initial weights and fed "
+                f"the same unshuffled batches, against the other side for "
+                f"{STEPS} steps (relative loss tolerance {TOLERANCE:.0e}), seed 0"
+            )

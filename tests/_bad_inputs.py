@@ -178,6 +178,8 @@ _WRONG_TYPES: dict[str, list[Any]] = {
     "search.alpha": ["0.05", False, [0.05]],
     "search.margin": ["x", True],
     "search.strategy": [3, ["ofat"]],
+    "data.order": [1, True, ["file"]],
+    "train.validation_split": ["0.2", True, [0.2]],
 }
 
 # Keys of the valid document with values of the right type but out of range.
@@ -196,6 +198,9 @@ _OUT_OF_RANGE: dict[str, list[Any]] = {
     "search.seeds": [2, 0, -10],
     "search.alpha": [0.0, 1.0, 2.0, math.nan],
     "search.margin": [0.0, 1.0, -0.5],
+    "data.order": ["random", "File", ""],
+    # 1e-20: 1 - v rounds to 1, so no row would be held out (Keras raises).
+    "train.validation_split": [1.0, 1.5, -0.1, math.nan, 0.99999, 1e-20],
 }
 
 _REQUIRED = [

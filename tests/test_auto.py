@@ -23,7 +23,7 @@ def _requested(name: str, effects: list, n: int) -> tuple[int, object]:
 def test_a_single_candidate_is_tested_alone(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bisect_ml.strategies.auto"):
         requested, verdict = _requested("auto", [main_effect("f00", 0.04)], 1)
-    assert "testing it alone" in caplog.text
+    assert "testing each alone" in caplog.text
     # The sides and both singles, which are also the closure arms, at no more
     # than the seed cap.
     assert {a.label for a in verdict.arms} == {  # type: ignore[attr-defined]
@@ -54,6 +54,27 @@ def test_issue5_an_offsetting_factor_needs_no_second_search() -> None:
     auto, verdict = _requested("auto", effects, 7)
     ofat, _ = _requested("ofat", effects, 7)
     assert {c.factor for c in verdict.offsetting} == {"f02"}  # type: ignore[attr-defined]
+    assert auto < ofat
+
+
+def test_up_to_eight_candidates_each_is_tested_alone_at_the_looks() -> None:
+    # The shape group testing gets wrong: a cause (f05) and a factor that
+    # offsets it (f06) fall in one half of the 7 candidates and cancel within
+    # the margin, so the half looks clean and both are missed. Tested one at a
+    # time, each shows; at the looks it still costs less than OFAT.
+    effects = [
+        main_effect("f03", 0.048),
+        main_effect("f05", 0.035),
+        main_effect("f06", -0.029),
+    ]
+    auto, verdict = _requested("auto", effects, 7)
+    ofat, _ = _requested("ofat", effects, 7)
+    v: Verdict = verdict  # type: ignore[assignment]
+    assert {c.factor for c in v.found} == {"f03", "f05"}
+    assert {c.factor for c in v.offsetting} == {"f06"}
+    (search,) = [t for t in v.tests if t.startswith("search:")]
+    assert "each of the 7 candidates swapped alone" in search
+    assert not [d for d in v.decisions if d.kind == "screen"]
     assert auto < ofat
 
 

@@ -173,9 +173,17 @@ def test_the_power_statement_follows_the_gap_test() -> None:
 
 
 def test_a_found_gap_below_the_detectable_one_is_not_called_noise() -> None:
-    doc = simulated_doc([{"when": KERNEL, "shift": 0.02}], noise=0.01)
-    v = _ofat(doc, seeds=4)
-    assert v.power is not None and v.power.below_detectable and v.power.gap_found
+    # Whether a found gap lands below the detectable one depends on the
+    # simulated draws, which hash the whole assignment (a new factor in the
+    # catalogue redraws them): take the first small budget where it does.
+    budgets = [(0.02, 4), (0.015, 3), (0.015, 5), (0.02, 3), (0.01, 4), (0.01, 5)]
+    for shift, seeds in budgets:
+        doc = simulated_doc([{"when": KERNEL, "shift": shift}], noise=0.01)
+        v = _ofat(doc, seeds=seeds)
+        assert v.power is not None
+        if v.power.below_detectable and v.power.gap_found:
+            break
+    assert v.power.below_detectable and v.power.gap_found
     assert v.gap.pvalue < 0.05
     text = to_markdown(v)
     assert "not distinguishable from seed noise" not in text

@@ -1,26 +1,39 @@
 """Framework-free helpers the real backends share: scaling and windowing.
 
-These give the *numbers* each factor value means; each backend applies them
-with its own framework's components, and the tests check both backends against
-these references.
+The scaling and windowing helpers give the *numbers* each factor value means;
+each backend applies them with its own framework's components, and the tests
+check both backends against these references. The model's input
+layout, the thread count and the ``train.drop_last`` check are found the same
+way by both backends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
-from bisect_ml.scenario._geometry import Shape
+from bisect_ml._errors import BackendError, ScenarioError
+from bisect_ml.scenario._geometry import Shape, input_layout, input_shape
+
+if TYPE_CHECKING:
+    from bisect_ml.scenario import Dataset, Spec
 
 __all__ = [
+    "THREADS_ENV",
     "WINDOW_OFFSETS",
     "Affine",
     "ModelOptions",
     "arrange",
+    "check_drop_last",
     "digits_tokens",
+    "env_threads",
     "fit_scaler",
+    "model_inputs",
     "window_numpy",
 ]
 
@@ -171,3 +184,81 @@ def digits_tokens(x: np.ndarray) -> np.ndarray:
     intensities ``v``, so ``rint(x * 16 / 255)`` recovers them exactly.
     """
     return np.rint(np.asarray(x, dtype=np.float64) * (16.0 / 255.0)).astype(np.int64)
+
+
+#: Environment variable holding the frameworks' thread count (default 1).
+THREADS_ENV = "BISECT_ML_THREADS"
+
+
+def env_threads(framework: str) -> int:
+    """The thread count ``BISECT_ML_THREADS`` asks for (default 1).
+
+    Raises `BackendError` for ``framework`` unless it is a positive integer.
+    """
+    raw = os.environ.get(THREADS_ENV, "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise BackendError(
+            framework, f"`{THREADS_ENV}` must be a positive integer, got {raw!r}"
+        )
+    return n
+
+
+def check_drop_last(n_train: int, batch_size: int, drop_last: bool) -> None:
+    """Refuse a ``train.drop_last`` that would drop every training sample."""
+    if drop_last and n_train < batch_size:
+        raise ScenarioError(
+            f"is larger than the {n_train} training samples, so dropping the "
+            "last incomplete batch leaves nothing to train on",
+            key="train.batch_size",
+            received=batch_size,
+        )
+
+
+class _Prepared(Protocol):
+    """A backend's prepared data: a dataclass with flat ``x_train``, ``x_test``."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def x_train(self) -> Any: ...
+
+    @property
+    def x_test(self) -> Any: ...
+
+
+_P = TypeVar("_P", bound=_Prepared)
+
+
+def model_inputs(
+    spec: Spec,
+    data: Dataset,
+    prepared: _P,
+    *,
+    from_numpy: Callable[[np.ndarray], Any],
+    arrange: Callable[[Any, Shape], Any],
+) -> tuple[_P, Shape]:
+    """``prepared`` with its samples laid out for the model, and its input shape.
+
+    ``prepared.x_train`` and ``x_test`` are flat samples (n, features). A
+    model that starts with an embedding takes the digits images as tokens
+    instead (`digits_tokens` of the raw ``data``, through ``from_numpy``);
+    any other takes the prepared samples, put in the shape by the framework's
+    ``arrange``.
+    """
+    shape = input_shape(
+        input_layout(spec.layers),
+        dataset=spec.data.dataset,
+        n_features=int(prepared.x_train.shape[1]),
+        window=spec.data.window,
+    )
+    if shape.kind == "tokens":
+        x_train = from_numpy(digits_tokens(data.x_train))
+        x_test = from_numpy(digits_tokens(data.x_test))
+    else:
+        x_train = arrange(prepared.x_train, shape)
+        x_test = arrange(prepared.x_test, shape)
+    return dataclasses.replace(prepared, x_train=x_train, x_test=x_test), shape

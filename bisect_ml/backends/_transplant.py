@@ -40,13 +40,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from bisect_ml.scenario._geometry import layer_shapes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from bisect_ml.scenario import LayerSpec
     from bisect_ml.scenario._geometry import Shape
 
@@ -59,7 +61,9 @@ __all__ = [
     "gate_order",
     "merge_biases",
     "permute_flat",
+    "read_weights",
     "to_flat_order",
+    "write_weights",
 ]
 
 #: Layer types that carry weights, each giving one `LayerWeights`.
@@ -190,6 +194,69 @@ def merge_biases(weights: LayerWeights) -> np.ndarray:
     bias = weights.arrays["bias"]
     recurrent = weights.arrays.get("recurrent_bias")
     return bias if recurrent is None else bias + recurrent
+
+
+#: A framework's weighted layer (an ``nn.Module``, a Keras layer).
+_Layer = TypeVar("_Layer")
+
+
+def read_weights(
+    built: Sequence[_Layer],
+    layers: tuple[LayerSpec, ...],
+    shape: Shape,
+    read: Callable[[_Layer, str], dict[str, np.ndarray]],
+    *,
+    flatten_order: str,
+    flatten_rows: str = "match",
+) -> list[LayerWeights]:
+    """A model's weights in the neutral layout, one entry per weighted layer.
+
+    ``built`` are the model's weighted layers in order, and ``read`` gives one
+    such layer's arrays (of a spec layer of that type) in the neutral layout
+    but in the model's own flatten order. ``layers`` and ``shape`` must be
+    those the model was built with, and ``flatten_order`` its flatten order.
+    ``flatten_rows="match"`` moves flattened features to the neutral order;
+    ``"as_stored"`` keeps them in the model's own order, for a hand-written
+    copy (see `write_weights`).
+    """
+    marks = flat_image_dims(layers, shape)
+    weighted = [i for i, layer in enumerate(layers) if layer.type in WEIGHTED_TYPES]
+    assert len(built) == len(weighted)
+    out = []
+    for i, layer in zip(weighted, built, strict=True):
+        kind = layers[i].type
+        entry = LayerWeights(kind, i, read(layer, kind), marks[i])
+        if flatten_rows == "match":
+            entry = permute_flat(entry, flatten_order, to_neutral=True)
+        out.append(entry)
+    return out
+
+
+def write_weights(
+    built: Sequence[_Layer],
+    weights: list[LayerWeights],
+    write: Callable[[_Layer, LayerWeights], None],
+    *,
+    flatten_order: str,
+    flatten_rows: str = "match",
+) -> None:
+    """Load neutral ``weights`` into a model's weighted layers ``built``.
+
+    ``write`` loads one entry, already in the model's flatten order, into
+    one layer. ``flatten_rows="match"`` lays flattened features out in the
+    model's ``flatten_order``, so the function is kept; ``"as_stored"``
+    writes them in the order they come, as a hand-written copy of weights
+    read with ``read_weights(flatten_rows="as_stored")`` would (PUBLIC_CASES
+    R10). Raises ValueError when the counts of layers differ.
+    """
+    if len(built) != len(weights):
+        raise ValueError(
+            f"{len(weights)} weighted layers do not fit a model with {len(built)}"
+        )
+    for layer, entry in zip(built, weights, strict=True):
+        if flatten_rows == "match":
+            entry = permute_flat(entry, flatten_order, to_neutral=False)
+        write(layer, entry)
 
 
 def donor_weights(

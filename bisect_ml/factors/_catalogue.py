@@ -995,6 +995,44 @@ CATALOGUE: tuple[Factor, ...] = (
         },
     ),
     Factor(
+        name="train.validation_rows",
+        description="which training rows `train.validation_split` holds out "
+        "(they are not trained on)",
+        defaults={"torch": "random", "keras": "tail"},
+        kind=str,
+        choices={
+            "random": "a random subset: torch.utils.data.random_split(data, "
+            "[k, n - k]) with a generator seeded with the trial's seed, the "
+            "PyTorch idiom",
+            "tail": "the last rows of the arrays as given, before any "
+            "shuffling: Keras fit(validation_split=v)",
+        },
+        source="keras/src/trainers/data_adapters/array_slicing.py L461-520 "
+        "(train_validation_split: split_at = floor(n * (1 - v)), the last "
+        "n - split_at rows validate), called by keras/src/backend/tensorflow/"
+        "trainer.py L342-350 before the epoch iterator shuffles; torch has no "
+        "validation_split: the idiom is torch/utils/data/dataset.py L449-510 "
+        "(random_split: one randperm of the generator, cut in order)",
+        scope=(
+            lambda pair: pair.spec.train.validation_split > 0,
+            "a train.validation_split above 0",
+        ),
+        why="On data stored sorted by class (sklearn's load_wine and "
+        "load_iris) Keras's held-out tail is mostly one class, which the "
+        "Keras model then barely trains on (PUBLIC_CASES R21).",
+        how={
+            "torch": "random_split on the prepared training set, with its own "
+            "torch.Generator seeded with the trial's seed, lengths [k, n - k], "
+            "k = floor(n * (1 - v)); tail keeps the first k rows, the rows "
+            "Keras's train_validation_split keeps",
+            "keras": "Keras's own train_validation_split on the prepared "
+            "arrays, the function fit(validation_split) calls, before fit; "
+            "random takes the rows random_split keeps, in its order, drawing "
+            "the permutation with torch.randperm on a torch.Generator seeded "
+            "with the trial's seed (no Keras component draws it)",
+        },
+    ),
+    Factor(
         name="train.clip_norm",
         description="gradient-norm clipping threshold (0 = no clipping, "
         "both frameworks' default)",

@@ -1,6 +1,11 @@
 """Scenario files: the neutral spec, its validation, and the data it names."""
 
-from bisect_ml.scenario._data import Dataset, check_model_fits, load_data
+from bisect_ml.scenario._data import (
+    Dataset,
+    check_model_fits,
+    load_data,
+    validation_cut,
+)
 from bisect_ml.scenario._load import (
     BUNDLED,
     bundled_scenarios,
@@ -40,4 +45,5 @@ __all__ = [
     "load_pair",
     "parse_pair",
     "resolve_scenario",
+    "validation_cut",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 from bisect_ml._errors import ScenarioError
 from bisect_ml.scenario._spec import DataSpec, LayerSpec
 
-__all__ = ["Dataset", "load_data", "check_model_fits"]
+__all__ = ["Dataset", "check_model_fits", "load_data", "validation_cut"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,7 +199,12 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_data(spec: DataSpec) -> Dataset:
-    """Load and split the data ``spec`` describes."""
+    """Load and split the data ``spec`` describes.
+
+    The test rows are the first of a random permutation fixed by
+    ``split_seed``; the training rows are the rest, in that random order, or
+    in the file's order when ``spec.order`` is ``"file"`` (the same rows).
+    """
     if spec.dataset == "sunspots":
         series, _ = _bundled("sunspots")
         if spec.max_samples:
@@ -230,6 +236,8 @@ def load_data(spec: DataSpec) -> Dataset:
         order = order[: spec.max_samples]
     n_test = max(1, int(round(len(order) * spec.test_fraction)))
     test, train = order[:n_test], order[n_test:]
+    if spec.order == "file":
+        train = np.sort(train)
     n_classes = int(y.max()) + 1 if spec.task == "classification" else 0
     return Dataset(x[train], y[train], x[test], y[test], spec.task, n_classes)
 
@@ -245,3 +253,26 @@ def check_model_fits(layers: tuple[LayerSpec, ...], data: Dataset) -> None:
             key=f"model.layers[{len(layers) - 1}].units",
             received=out,
         )
+
+
+def validation_cut(n: int, fraction: float) -> int:
+    """How many of ``n`` training rows are trained on with ``validation_split``.
+
+    Keras's ``train_validation_split`` keeps ``floor(n * (1 - fraction))``
+    rows (keras/src/trainers/data_adapters/array_slicing.py L497); the torch
+    idiom this tool compares it with keeps as many (``random_split`` with the
+    lengths ``[k, n - k]``). 0 holds nothing out. Raises `ScenarioError`
+    where Keras raises: when no row, or every row, would be trained on.
+    """
+    if fraction <= 0:
+        return n
+    cut = math.floor(n * (1.0 - fraction))
+    if cut == 0 or cut == n:
+        left = "no training rows" if cut == 0 else "no validation rows"
+        raise ScenarioError(
+            f"leaves {left} of the {n} training samples (floor({n} * (1 - "
+            f"{fraction:g})) = {cut} are trained on)",
+            key="train.validation_split",
+            received=fraction,
+        )
+    return cut

@@ -88,6 +88,7 @@ _DATA = {
     "split_seed": _Key(int, 0, _nonneg, "must be a non-negative integer"),
     "window": _Key(int, None, lambda w: w >= 2, "must be an integer >= 2"),
     "max_samples": _Key(int, None, lambda n: n >= 10, "must be an integer >= 10"),
+    "order": _Key(str, "shuffled", choices=("shuffled", "file")),
 }
 _TRAIN = {
     "epochs": _Key(int, _MISSING, _pos, "must be a positive integer"),
@@ -97,6 +98,7 @@ _TRAIN = {
         str, "adam", choices=("adam", "adamw", "sgd", "rmsprop", "adadelta")
     ),
     "metric": _Key(str, None, choices=("error_rate", "mse")),
+    "validation_split": _Key(float, 0.0, _prob, "must be a float in [0, 1)"),
 }
 _UNITS = _Key(int, _MISSING, _pos, "must be a positive integer")
 _ACTIVATION = _Key(str, "linear", choices=ACTIVATIONS)
@@ -288,6 +290,13 @@ def _data(raw: Any) -> DataSpec:
                     "is required for a time series data set", key="data.window"
                 )
             task = "regression"
+            if d["order"] != "shuffled":
+                raise ScenarioError(
+                    "only applies to samples, not to a time series (a series "
+                    "is always split and kept in time order)",
+                    key="data.order",
+                    received=d["order"],
+                )
         if d["task"] is not None and d["task"] != task:
             raise ScenarioError(
                 f"must be {task!r} for data set {d['dataset']!r}",

@@ -43,7 +43,13 @@ def content_hash(obj: Any) -> str:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Where the data comes from and how it is split."""
+    """Where the data comes from and how it is split.
+
+    ``order`` says in which order the training rows reach the backends:
+    ``"shuffled"`` (the split's random order) or ``"file"`` (the order of the
+    data file, as a script that never shuffles its arrays passes them on);
+    the test rows are the same random draw either way.
+    """
 
     dataset: str | None = None
     path: str | None = None
@@ -53,6 +59,7 @@ class DataSpec:
     split_seed: int = 0
     window: int | None = None
     max_samples: int | None = None
+    order: str = "shuffled"
 
 
 @dataclass(frozen=True)
@@ -111,13 +118,19 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """The training settings both sides share."""
+    """The training settings both sides share.
+
+    ``validation_split`` is the fraction of the training rows held out and
+    not trained on (0: none); which rows is the factor
+    ``train.validation_rows``.
+    """
 
     epochs: int
     loss: str
     from_logits: bool
     optimizer: str = "adam"
     metric: str = "error_rate"
+    validation_split: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -145,6 +158,13 @@ class Simulation:
     seconds: float = 0.0
 
 
+#: (section, key, default) of the spec settings added after trials were stored.
+_LATER_DEFAULTS: tuple[tuple[str, str, Any], ...] = (
+    ("data", "order", "shuffled"),
+    ("train", "validation_split", 0.0),
+)
+
+
 @dataclass(frozen=True)
 class Spec:
     """The neutral description both sides implement."""
@@ -155,8 +175,16 @@ class Spec:
     simulation: Simulation | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The canonical form; settings added later are left out at their default.
+
+        A spec that does not use ``data.order`` or ``train.validation_split``
+        hashes as it did before they existed, so stored trials stay valid.
+        """
         out = asdict(self)
         out["layers"] = [layer.to_dict() for layer in self.layers]
+        for section, key, default in _LATER_DEFAULTS:
+            if out[section][key] == default:
+                del out[section][key]
         return out
 
     @property

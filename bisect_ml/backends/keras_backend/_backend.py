@@ -74,6 +74,9 @@ class KerasBackend:
                                batches
     ``train.clip_*``           the optimizer's ``clipnorm`` (per variable)
                                or ``global_clipnorm``
+    ``train.validation_rows``  Keras's own ``train_validation_split`` for
+                               ``tail``; torch's ``random_split`` rows for
+                               ``random`` (`held_out`)
     ``init.conv.*``,           as for dense layers, on Conv2D, LSTM/GRU and
     ``init.recurrent.*``,      Embedding (torch's RNN biases: a sum of two
     ``init.embedding``         uniforms for an LSTM's single bias)

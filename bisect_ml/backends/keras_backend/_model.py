@@ -17,12 +17,11 @@ import numpy as np
 from bisect_ml._errors import BackendError
 from bisect_ml.backends._common import ModelOptions
 from bisect_ml.backends._transplant import (
-    WEIGHTED_TYPES,
     LayerWeights,
     donor_weights,
-    flat_image_dims,
     merge_biases,
-    permute_flat,
+    read_weights,
+    write_weights,
 )
 from bisect_ml.backends.keras_backend._runtime import keras
 from bisect_ml.scenario._geometry import layer_shapes, pool_padding, symmetric_padding
@@ -499,24 +498,16 @@ def get_weights(
     """The model's weights in the neutral layout of `bisect_ml.backends._transplant`.
 
     ``layers``, ``shape`` and ``options`` must be those the model was built
-    with (the flatten order decides how flattened features are read).
-    ``flatten_rows="as_stored"`` keeps flattened features in the model's own
-    order, for a hand-written copy (see `set_weights`).
+    with; ``flatten_rows`` as in `read_weights`.
     """
-    marks = flat_image_dims(layers, shape)
-    weighted = [i for i, layer in enumerate(layers) if layer.type in WEIGHTED_TYPES]
-    built = _weighted(model)
-    assert len(built) == len(weighted)
-    out = []
-    for i, layer in zip(weighted, built, strict=True):
-        kind = layers[i].type
-        arrays = _read(layer, kind)
-        dims = marks[i]
-        entry = LayerWeights(kind, i, arrays, dims)
-        if flatten_rows == "match":
-            entry = permute_flat(entry, options.flatten_order, to_neutral=True)
-        out.append(entry)
-    return out
+    return read_weights(
+        _weighted(model),
+        layers,
+        shape,
+        _read,
+        flatten_order=options.flatten_order,
+        flatten_rows=flatten_rows,
+    )
 
 
 def set_weights(
@@ -528,19 +519,17 @@ def set_weights(
 ) -> None:
     """Load neutral ``weights`` into a model built with ``options``.
 
-    ``flatten_rows`` as in the torch backend's ``set_weights``: ``"match"``
-    keeps the function, ``"as_stored"`` writes flattened features in the
-    order they come (a hand-written copy).
+    ``flatten_rows`` as in `write_weights`: ``"match"`` keeps the function,
+    ``"as_stored"`` writes flattened features in the order they come (a
+    hand-written copy).
     """
-    built = _weighted(model)
-    if len(built) != len(weights):
-        raise ValueError(
-            f"{len(weights)} weighted layers do not fit a model with {len(built)}"
-        )
-    for layer, entry in zip(built, weights, strict=True):
-        if flatten_rows == "match":
-            entry = permute_flat(entry, options.flatten_order, to_neutral=False)
-        _write(layer, entry)
+    write_weights(
+        _weighted(model),
+        weights,
+        _write,
+        flatten_order=options.flatten_order,
+        flatten_rows=flatten_rows,
+    )
 
 
 def start_from_torch(

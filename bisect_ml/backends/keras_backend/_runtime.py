@@ -11,6 +11,7 @@ import logging
 import os
 
 from bisect_ml._errors import BackendError
+from bisect_ml.backends._common import THREADS_ENV, env_threads
 
 # Both must be set before the first import of TensorFlow or Keras.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -23,9 +24,6 @@ __all__ = ["THREADS_ENV", "keras", "tf", "threads"]
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable holding TensorFlow's intra- and inter-op thread count.
-THREADS_ENV = "BISECT_ML_THREADS"
-
 if keras.backend.backend() != "tensorflow":
     raise BackendError(
         "keras",
@@ -35,17 +33,8 @@ if keras.backend.backend() != "tensorflow":
 
 
 def threads() -> int:
-    """The thread count ``BISECT_ML_THREADS`` asks for (default 1)."""
-    raw = os.environ.get(THREADS_ENV, "1")
-    try:
-        n = int(raw)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise BackendError(
-            "keras", f"`{THREADS_ENV}` must be a positive integer, got {raw!r}"
-        )
-    return n
+    """TensorFlow's intra- and inter-op thread count, from ``THREADS_ENV``."""
+    return env_threads("keras")
 
 
 def _configure() -> None:

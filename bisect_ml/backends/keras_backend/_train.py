@@ -12,9 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bisect_ml._errors import BackendError, ScenarioError
+from bisect_ml._errors import BackendError
 from bisect_ml.backends._base import Outcome, library_versions
-from bisect_ml.backends._common import ModelOptions, arrange, digits_tokens
+from bisect_ml.backends._common import (
+    ModelOptions,
+    arrange,
+    check_drop_last,
+    model_inputs,
+)
 from bisect_ml.backends.keras_backend._model import build_model, start_from_torch
 from bisect_ml.backends.keras_backend._optim import make_optimizer
 from bisect_ml.backends.keras_backend._preprocess import (
@@ -23,7 +28,7 @@ from bisect_ml.backends.keras_backend._preprocess import (
     prepare,
 )
 from bisect_ml.backends.keras_backend._runtime import keras, tf
-from bisect_ml.scenario._geometry import input_layout, input_shape
+from bisect_ml.scenario._data import validation_cut
 
 if TYPE_CHECKING:
     from bisect_ml.factors import Value
@@ -37,6 +42,7 @@ __all__ = [
     "build_trial",
     "epoch_orders",
     "fit_trial",
+    "held_out",
     "make_loss",
 ]
 
@@ -97,6 +103,38 @@ def make_loss(
     return keras.losses.MeanSquaredError()
 
 
+def held_out(
+    x: np.ndarray, y: np.ndarray, fraction: float, rows: str, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training arrays kept under ``train.validation_split``.
+
+    ``tail`` is Keras's own ``train_validation_split``, the function
+    ``fit(validation_split=...)`` calls on its arrays before it builds the
+    (shuffling) epoch iterator: the first ``floor(n * (1 - fraction))`` rows.
+    ``random`` emulates torch's ``random_split(data, [k, n - k], generator)``:
+    the first ``k`` indices of ``torch.randperm`` on a generator seeded with
+    ``seed``, in that order. torch draws that permutation, since no Keras
+    component draws the same one; it is imported only here.
+    """
+    if fraction <= 0:
+        return x, y
+    keep = validation_cut(len(x), fraction)
+    if rows == "tail":
+        from keras.src.trainers.data_adapters import array_slicing
+
+        (x_kept, y_kept), _ = array_slicing.train_validation_split(
+            (x, y), validation_split=fraction
+        )
+        return np.asarray(x_kept), np.asarray(y_kept)
+    if rows == "random":
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        kept = torch.randperm(len(x), generator=generator).numpy()[:keep]
+        return x[kept], y[kept]
+    raise ValueError(f"unknown train.validation_rows {rows!r}")
+
+
 def build_trial(
     spec: Spec,
     data: Dataset,
@@ -120,34 +158,21 @@ def build_trial(
         str(assignment["preprocess.scale"]),
         str(assignment["preprocess.window"]),
     )
-    shape = input_shape(
-        input_layout(spec.layers),
-        dataset=spec.data.dataset,
-        n_features=int(prepared.x_train.shape[1]),
-        window=spec.data.window,
+    prepared, shape = model_inputs(
+        spec, data, prepared, from_numpy=np.asarray, arrange=arrange
     )
-    if shape.kind == "tokens":
-        prepared = dataclasses.replace(
-            prepared,
-            x_train=digits_tokens(data.x_train),
-            x_test=digits_tokens(data.x_test),
-        )
-    else:
-        prepared = dataclasses.replace(
-            prepared,
-            x_train=arrange(prepared.x_train, shape),
-            x_test=arrange(prepared.x_test, shape),
-        )
+    x_kept, y_kept = held_out(
+        prepared.x_train,
+        prepared.y_train,
+        spec.train.validation_split,
+        str(assignment["train.validation_rows"]),
+        seed,
+    )
+    prepared = dataclasses.replace(prepared, x_train=x_kept, y_train=y_kept)
     batch_size = int(assignment["train.batch_size"])
     drop_last = bool(assignment["train.drop_last"])
     n_train = len(prepared.x_train)
-    if drop_last and n_train < batch_size:
-        raise ScenarioError(
-            f"is larger than the {n_train} training samples, so dropping the "
-            "last incomplete batch leaves nothing to train on",
-            key="train.batch_size",
-            received=batch_size,
-        )
+    check_drop_last(n_train, batch_size, drop_last)
     n_batches = (
         (n_train // batch_size) if drop_last else math.ceil(n_train / batch_size)
     )

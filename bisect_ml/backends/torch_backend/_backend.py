@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -14,18 +13,22 @@ from torch import nn
 
 from bisect_ml._errors import BackendError, ScenarioError
 from bisect_ml.backends._base import Outcome, library_versions
-from bisect_ml.backends._common import digits_tokens
+from bisect_ml.backends._common import (
+    check_drop_last,
+    env_threads,
+    model_inputs,
+)
 from bisect_ml.backends.torch_backend._model import ModelOptions, start_model
 from bisect_ml.backends.torch_backend._optim import build_optimizer
 from bisect_ml.backends.torch_backend._preprocess import Prepared, prepare
-from bisect_ml.backends.torch_backend._train import Objective, fit, make_objective
-from bisect_ml.factors import registry
-from bisect_ml.scenario._geometry import (
-    Shape,
-    input_layout,
-    input_shape,
-    layer_shapes,
+from bisect_ml.backends.torch_backend._train import (
+    Objective,
+    fit,
+    make_objective,
+    training_rows,
 )
+from bisect_ml.factors import registry
+from bisect_ml.scenario._geometry import Shape, layer_shapes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,9 +40,6 @@ __all__ = ["TorchBackend", "TorchTrial", "build_trial"]
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable holding torch's intra-op thread count (default 1).
-THREADS_ENV = "BISECT_ML_THREADS"
-
 _threads_set = False
 
 
@@ -47,15 +47,7 @@ def _set_threads() -> None:
     global _threads_set
     if _threads_set:
         return
-    raw = os.environ.get(THREADS_ENV, "1")
-    try:
-        threads = int(raw)
-    except ValueError:
-        threads = 0
-    if threads < 1:
-        raise BackendError(
-            "torch", f"`{THREADS_ENV}` must be a positive integer, got {raw!r}"
-        )
+    threads = env_threads("torch")
     torch.set_num_threads(threads)
     logger.debug("torch uses %d thread(s)", threads)
     _threads_set = True
@@ -149,33 +141,22 @@ def build_trial(
         )
     except ValueError as err:
         raise BackendError("torch", f"cannot prepare the data ({err})") from None
-    shape = input_shape(
-        input_layout(spec.layers),
-        dataset=spec.data.dataset,
-        n_features=int(prepared.x_train.shape[1]),
-        window=spec.data.window,
+    prepared, shape = model_inputs(
+        spec, data, prepared, from_numpy=torch.from_numpy, arrange=arrange
     )
-    if shape.kind == "tokens":
+    kept = training_rows(
+        len(prepared.x_train),
+        spec.train.validation_split,
+        str(values["train.validation_rows"]),
+        seed,
+    )
+    if kept is not None:
         prepared = dataclasses.replace(
-            prepared,
-            x_train=torch.from_numpy(digits_tokens(data.x_train)),
-            x_test=torch.from_numpy(digits_tokens(data.x_test)),
-        )
-    else:
-        prepared = dataclasses.replace(
-            prepared,
-            x_train=arrange(prepared.x_train, shape),
-            x_test=arrange(prepared.x_test, shape),
+            prepared, x_train=prepared.x_train[kept], y_train=prepared.y_train[kept]
         )
 
     batch_size, n_train = int(values["train.batch_size"]), len(prepared.x_train)
-    if values["train.drop_last"] and n_train < batch_size:
-        raise ScenarioError(
-            f"is larger than the {n_train} training samples, so dropping the "
-            "last incomplete batch leaves nothing to train on",
-            key="train.batch_size",
-            received=batch_size,
-        )
+    check_drop_last(n_train, batch_size, bool(values["train.drop_last"]))
     if not values["train.drop_last"]:
         _check_batches(
             spec, shape, len(prepared.x_train), int(values["train.batch_size"])
@@ -216,8 +197,9 @@ class TorchBackend:
     Adam update (`KerasAdam`), its per-variable clipping, its softmax-aware
     cross-entropy (the model run without its final ``nn.Softmax``), the
     one permutation its seeded ``fit(shuffle=True)`` repeats every epoch, its
-    single LSTM bias, and its classic GRU (``reset_after=False``,
-    `ClassicGRU`). ``eval.dropout = "on"`` is `DropoutAtInference`;
+    single LSTM bias, its classic GRU (``reset_after=False``,
+    `ClassicGRU`), and its validation split of the last rows
+    (`training_rows`). ``eval.dropout = "on"`` is `DropoutAtInference`;
     ``init.values = "transplanted"`` loads Keras's default initial weights at
     the seed (`start_model`).
 

@@ -18,13 +18,12 @@ from torch.nn import functional as F
 
 from bisect_ml.backends._common import ModelOptions
 from bisect_ml.backends._transplant import (
-    WEIGHTED_TYPES,
     LayerWeights,
     donor_weights,
-    flat_image_dims,
     gate_order,
     merge_biases,
-    permute_flat,
+    read_weights,
+    write_weights,
 )
 from bisect_ml.scenario import LayerSpec
 from bisect_ml.scenario._geometry import (
@@ -539,25 +538,17 @@ def get_weights(
     """The model's weights in the neutral layout of `bisect_ml.backends._transplant`.
 
     ``layers``, ``shape`` and ``options`` must be those the model was built
-    with (the flatten order decides how flattened features are read).
-    ``flatten_rows="as_stored"`` keeps flattened features in the model's own
-    order, for a hand-written copy (see `set_weights`).
+    with; ``flatten_rows`` as in `read_weights`.
     """
-    marks = flat_image_dims(layers, shape)
-    weighted = [i for i, layer in enumerate(layers) if layer.type in WEIGHTED_TYPES]
-    modules = _weighted(model)
-    assert len(modules) == len(weighted)
-    out = []
     with torch.no_grad():
-        for i, module in zip(weighted, modules, strict=True):
-            kind = layers[i].type
-            arrays = _read(module, kind)
-            dims = marks[i]
-            entry = LayerWeights(kind, i, arrays, dims)
-            if flatten_rows == "match":
-                entry = permute_flat(entry, options.flatten_order, to_neutral=True)
-            out.append(entry)
-    return out
+        return read_weights(
+            _weighted(model),
+            layers,
+            shape,
+            _read,
+            flatten_order=options.flatten_order,
+            flatten_rows=flatten_rows,
+        )
 
 
 def set_weights(
@@ -569,21 +560,19 @@ def set_weights(
 ) -> None:
     """Load neutral ``weights`` into a model built with ``options``.
 
-    ``flatten_rows="match"`` lays flattened features out in the model's own
-    flatten order, so the function is kept; ``"as_stored"`` writes them in
-    the order they come, as a hand-written copy of weights read with
-    ``get_weights(flatten_rows="as_stored")`` would (PUBLIC_CASES R10).
+    ``flatten_rows`` as in `write_weights`: ``"match"`` keeps the function,
+    ``"as_stored"`` writes flattened features in the order they come, as a
+    hand-written copy of weights read with ``get_weights(flatten_rows=
+    "as_stored")`` would (PUBLIC_CASES R10).
     """
-    modules = _weighted(model)
-    if len(modules) != len(weights):
-        raise ValueError(
-            f"{len(weights)} weighted layers do not fit a model with {len(modules)}"
-        )
     with torch.no_grad():
-        for module, layer in zip(modules, weights, strict=True):
-            if flatten_rows == "match":
-                layer = permute_flat(layer, options.flatten_order, to_neutral=False)
-            _write(module, layer)
+        write_weights(
+            _weighted(model),
+            weights,
+            _write,
+            flatten_order=options.flatten_order,
+            flatten_rows=flatten_rows,
+        )
 
 
 def start_model(

@@ -37,7 +37,63 @@ _SCALAR: dict[torch.dtype, type[np.floating[Any]]] = {
 }
 
 
-class KerasAdam(torch.optim.Optimizer):
+def _check(ok: bool, name: str, rule: str, value: object) -> None:
+    """Raise the optimizers' ValueError for an argument that breaks ``rule``."""
+    if not ok:
+        raise ValueError(f"`{name}` must {rule}, got {value!r}")
+
+
+class _KerasUpdate(torch.optim.Optimizer):
+    """A Keras update as a torch optimizer: ``step`` runs `_step_param`.
+
+    ``step`` evaluates the closure (with gradients on), then hands every
+    parameter that has a gradient, group by group, to `_step_param`.
+    """
+
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    self._step_param(group, param, param.grad)
+        return loss
+
+    def _step_param(
+        self, group: dict[str, Any], param: torch.Tensor, grad: torch.Tensor
+    ) -> None:
+        """Update ``param`` in place from its gradient ``grad``."""
+        raise NotImplementedError
+
+    def _moments(
+        self, param: torch.Tensor, *names: str, counted: bool = False
+    ) -> list[torch.Tensor]:
+        """The named state tensors of ``param``, zeros at its first step.
+
+        ``counted`` also keeps ``state["step"]``, the 1-based number of the
+        step being taken.
+        """
+        state = self.state[param]
+        if not state:
+            if counted:
+                state["step"] = 0
+            for name in names:
+                state[name] = torch.zeros_like(param)
+        if counted:
+            state["step"] += 1
+        return [state[name] for name in names]
+
+
+class KerasAdam(_KerasUpdate):
     """Adam as Keras computes it: epsilon added to the uncorrected sqrt(v).
 
     At 1-based step t::
@@ -79,14 +135,10 @@ class KerasAdam(torch.optim.Optimizer):
         weight_decay: float = 0.0,
         decoupled: bool = True,
     ) -> None:
-        if not lr > 0:
-            raise ValueError(f"`lr` must be positive, got {lr!r}")
-        if not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"`betas` must lie in [0, 1), got {betas!r}")
-        if not eps > 0:
-            raise ValueError(f"`eps` must be positive, got {eps!r}")
-        if not weight_decay >= 0:
-            raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay!r}")
+        _check(lr > 0, "lr", "be positive", lr)
+        _check(all(0.0 <= b < 1.0 for b in betas), "betas", "lie in [0, 1)", betas)
+        _check(eps > 0, "eps", "be positive", eps)
+        _check(weight_decay >= 0, "weight_decay", "be >= 0", weight_decay)
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -96,32 +148,17 @@ class KerasAdam(torch.optim.Optimizer):
         }
         super().__init__(params, defaults)
 
-    @overload
-    def step(self, closure: None = None) -> None: ...
-
-    @overload
-    def step(self, closure: Callable[[], float]) -> float: ...
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta_1, beta_2 = group["betas"]
-            decay = group["weight_decay"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad
-                if decay and group["decoupled"]:
-                    # Keras's order: theta - (theta * wd) * lr.
-                    param.sub_(param.mul(decay).mul_(group["lr"]))
-                elif decay:
-                    grad = grad.add(param, alpha=decay)
-                self._update(param, grad, group["lr"], beta_1, beta_2, group["eps"])
-        return loss
+    def _step_param(
+        self, group: dict[str, Any], param: torch.Tensor, grad: torch.Tensor
+    ) -> None:
+        decay = group["weight_decay"]
+        if decay and group["decoupled"]:
+            # Keras's order: theta - (theta * wd) * lr.
+            param.sub_(param.mul(decay).mul_(group["lr"]))
+        elif decay:
+            grad = grad.add(param, alpha=decay)
+        beta_1, beta_2 = group["betas"]
+        self._update(param, grad, group["lr"], beta_1, beta_2, group["eps"])
 
     def _update(
         self,
@@ -132,16 +169,8 @@ class KerasAdam(torch.optim.Optimizer):
         beta_2: float,
         eps: float,
     ) -> None:
-        state = self.state[param]
-        if not state:
-            state["step"] = 0
-            state["m"] = torch.zeros_like(param)
-            state["v"] = torch.zeros_like(param)
-        state["step"] += 1
-        t: int = state["step"]
-        m: torch.Tensor = state["m"]
-        v: torch.Tensor = state["v"]
-
+        m, v = self._moments(param, "m", "v", counted=True)
+        t: int = self.state[param]["step"]
         f = _SCALAR.get(param.dtype, np.float64)
         alpha = f(lr) * np.sqrt(f(1) - f(beta_2) ** f(t)) / (f(1) - f(beta_1) ** f(t))
         m.add_(grad.sub(m).mul_(1 - beta_1))
@@ -230,15 +259,8 @@ class OccurrenceAdam(KerasAdam):
             super()._update(param, grad, lr, beta_1, beta_2, eps)
             return
         # torch/optim/adam.py _single_tensor_adam, without amsgrad.
-        state = self.state[param]
-        if not state:
-            state["step"] = 0
-            state["m"] = torch.zeros_like(param)
-            state["v"] = torch.zeros_like(param)
-        state["step"] += 1
-        t: int = state["step"]
-        m: torch.Tensor = state["m"]
-        v: torch.Tensor = state["v"]
+        m, v = self._moments(param, "m", "v", counted=True)
+        t: int = self.state[param]["step"]
         m.lerp_(grad, 1 - beta_1)
         v.mul_(beta_2).add_(self._square(param, grad), alpha=1 - beta_2)
         step_size = lr / (1 - beta_1**t)
@@ -325,7 +347,7 @@ def make_optimizer(
     raise ValueError(f"unknown optimizer.epsilon_placement {placement!r}")
 
 
-class KerasRMSprop(torch.optim.Optimizer):
+class KerasRMSprop(_KerasUpdate):
     """RMSprop as Keras computes it: epsilon under the square root.
 
     keras/src/optimizers/rmsprop.py ``update_step``, per step::
@@ -349,14 +371,10 @@ class KerasRMSprop(torch.optim.Optimizer):
         momentum: float = 0.0,
         centered: bool = False,
     ) -> None:
-        if not lr > 0:
-            raise ValueError(f"`lr` must be positive, got {lr!r}")
-        if not 0.0 <= rho < 1.0:
-            raise ValueError(f"`rho` must lie in [0, 1), got {rho!r}")
-        if not eps > 0:
-            raise ValueError(f"`eps` must be positive, got {eps!r}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"`momentum` must lie in [0, 1), got {momentum!r}")
+        _check(lr > 0, "lr", "be positive", lr)
+        _check(0.0 <= rho < 1.0, "rho", "lie in [0, 1)", rho)
+        _check(eps > 0, "eps", "be positive", eps)
+        _check(0.0 <= momentum < 1.0, "momentum", "lie in [0, 1)", momentum)
         defaults = {
             "lr": lr,
             "rho": rho,
@@ -366,45 +384,23 @@ class KerasRMSprop(torch.optim.Optimizer):
         }
         super().__init__(params, defaults)
 
-    @overload
-    def step(self, closure: None = None) -> None: ...
-
-    @overload
-    def step(self, closure: Callable[[], float]) -> float: ...
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            rho, eps, lr = group["rho"], group["eps"], group["lr"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad
-                state = self.state[param]
-                if not state:
-                    state["v"] = torch.zeros_like(param)
-                    state["a"] = torch.zeros_like(param)
-                    state["m"] = torch.zeros_like(param)
-                v: torch.Tensor = state["v"]
-                v.mul_(rho).add_(grad.square().mul_(1 - rho))
-                if group["centered"]:
-                    a: torch.Tensor = state["a"]
-                    a.mul_(rho).add_(grad.mul(1 - rho))
-                    denominator = v.sub(a.square()).add_(eps)
-                else:
-                    denominator = v.add(eps)
-                increment = grad.mul(lr).div_(denominator.sqrt_())
-                if group["momentum"] > 0:
-                    m: torch.Tensor = state["m"]
-                    m.mul_(group["momentum"]).add_(increment)
-                    param.sub_(m)
-                else:
-                    param.sub_(increment)
-        return loss
+    def _step_param(
+        self, group: dict[str, Any], param: torch.Tensor, grad: torch.Tensor
+    ) -> None:
+        rho, eps, lr = group["rho"], group["eps"], group["lr"]
+        v, a, m = self._moments(param, "v", "a", "m")
+        v.mul_(rho).add_(grad.square().mul_(1 - rho))
+        if group["centered"]:
+            a.mul_(rho).add_(grad.mul(1 - rho))
+            denominator = v.sub(a.square()).add_(eps)
+        else:
+            denominator = v.add(eps)
+        increment = grad.mul(lr).div_(denominator.sqrt_())
+        if group["momentum"] > 0:
+            m.mul_(group["momentum"]).add_(increment)
+            param.sub_(m)
+        else:
+            param.sub_(increment)
 
 
 def build_optimizer(

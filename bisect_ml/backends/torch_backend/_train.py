@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset, random_split
 
 from bisect_ml.backends.torch_backend._preprocess import Prepared
+from bisect_ml.scenario._data import validation_cut
 
 __all__ = [
     "Curves",
@@ -24,6 +25,7 @@ __all__ = [
     "make_loader",
     "make_loss",
     "make_objective",
+    "training_rows",
 ]
 
 #: Keras clips probabilities to [eps, 1 - eps] before taking their log.
@@ -219,8 +221,29 @@ def make_loader(
     raise ValueError(f"unknown train.shuffle {shuffle!r}")
 
 
-# TODO(#3): train.validation_split (Keras holds out the last rows before any
-# shuffling), numerics.dtype (float64) and weight decay restricted to kernels
+def training_rows(n: int, fraction: float, rows: str, seed: int) -> list[int] | None:
+    """The training rows kept under ``train.validation_split``; ``None``: all.
+
+    ``random`` is torch's own ``random_split`` with lengths ``[k, n - k]``
+    (``k`` from `validation_cut`) and a generator of its own seeded with
+    ``seed``: the first subset's indices, in its order. ``tail`` emulates
+    Keras's ``train_validation_split``: the first ``k`` rows, in order.
+    """
+    if fraction <= 0:
+        return None
+    keep = validation_cut(n, fraction)
+    if rows == "tail":
+        return list(range(keep))
+    if rows == "random":
+        generator = torch.Generator().manual_seed(seed)
+        kept, _ = random_split(
+            TensorDataset(torch.arange(n)), [keep, n - keep], generator=generator
+        )
+        return list(kept.indices)
+    raise ValueError(f"unknown train.validation_rows {rows!r}")
+
+
+# TODO(#3): numerics.dtype (float64) and weight decay restricted to kernels
 # are not factors yet.
 def fit(
     model: nn.Module,
