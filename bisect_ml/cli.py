@@ -61,7 +61,7 @@ def _strategy_help() -> str:
 
     return (
         f"Search strategy: {', '.join(STRATEGIES)} (default: the scenario's "
-        "search.strategy, else ofat)."
+        "search.strategy, else auto)."
     )
 
 
@@ -152,14 +152,22 @@ class _ProgressLine:
 @app.command()
 def bisect(
     scenario: Annotated[str, typer.Argument(help="Scenario file, or a bundled name.")],
-    seeds: Annotated[int | None, typer.Option(min=3, help="Seeds per arm.")] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            min=3,
+            help="Seeds per arm (with auto, and no --max-seeds: the most an arm "
+            "gets, looked at after about 40%, 70% and 100% of them).",
+        ),
+    ] = None,
     strategy: Annotated[str | None, typer.Option(help=_STRATEGY_HELP)] = None,
     max_seeds: Annotated[
         int | None,
         typer.Option(
             min=3,
             help="Seed cap of adaptive seeds: a decision still unclear after "
-            "--seeds takes --seed-step more, up to this (default: fixed seeds).",
+            "--seeds takes --seed-step more, up to this (default: auto plans its "
+            "looks, the others keep fixed seeds).",
         ),
     ] = None,
     seed_step: Annotated[

@@ -94,7 +94,7 @@ def test_bundle_records_seeds_and_the_command(done: tuple[Path, str]) -> None:
         "first_seed": 0,
     }
     assert info["command"] == (
-        "bisect-ml bisect scenario.toml --seeds 5 --strategy ofat "
+        "bisect-ml bisect scenario.toml --seeds 5 --strategy auto "
         "--max-seeds 15 --seed-step 5"
     )
     assert "--max-seeds 15" in info["original_command"]

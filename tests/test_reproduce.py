@@ -82,10 +82,11 @@ def test_fast_runs_at_the_declared_budget_and_passes(tmp_path: Path) -> None:
     assert "`init.dense.kernel` " in row and row.endswith("| pass |")
     assert "1 of 1 cases pass" in run.stderr
 
-    # The run is in the store, at the fast budget: 4 seeds, 3 epochs.
+    # The run is in the store, at the fast budget: at most 4 seeds an arm
+    # (auto, the default strategy, looks at 3 and 4), 3 epochs.
     stored = cli("report", "latest", "-f", "json", cwd=tmp_path)
     report = json.loads(stored.stdout)
-    assert report["settings"]["seeds_per_arm"] == 4
+    assert report["settings"]["looks"] == [3, 4]
     assert report["settings"]["epochs"] == 3
 
 

@@ -102,7 +102,7 @@ def test_a_bisection_records_its_run_with_a_lossless_verdict(tmp_path: Path) -> 
     (run,) = store.runs()
     assert ids == [run.id] and len(run.id) == 12
     assert run.status == "finished" and run.result == verdict.status.value
-    assert run.scenario == "t" and run.strategy == "ofat"
+    assert run.scenario == "t" and run.strategy == "auto"
     assert run.command == ("bisect-ml", "bisect", "x.toml")
     assert run.finished is not None and run.finished >= run.started
     assert run.verdict == to_json(verdict)

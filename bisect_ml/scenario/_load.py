@@ -127,7 +127,7 @@ _LAYERS: dict[str, dict[str, _Key]] = {
 }
 _SEARCH = {
     "seeds": _Key(int, 10, lambda n: n >= 3, "must be an integer >= 3"),
-    "strategy": _Key(str, "ofat", choices=tuple(STRATEGIES)),
+    "strategy": _Key(str, "auto", choices=tuple(STRATEGIES)),
     "alpha": _Key(float, 0.05, _open_unit, "must be a float in (0, 1)"),
     "margin": _Key(float, 0.2, _open_unit, "must be a float in (0, 1)"),
     "max_seeds": _Key(int, None, lambda n: n >= 3, "must be an integer >= 3"),
