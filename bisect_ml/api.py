@@ -344,6 +344,13 @@ def _check_seeds(options: dict[str, Any], given: dict[str, Any], pair: Pair) -> 
     step = options.get("seed_step")
     if step is not None and int(step) < 1:
         raise ScenarioError("must be at least 1", key=key("seed_step"), received=step)
+    if step is not None and cap is None:
+        # Alone it would fix the seeds (and turn off auto's planned looks).
+        raise ScenarioError(
+            "only applies with --max-seeds (adaptive seeds)",
+            key=key("seed_step"),
+            received=step,
+        )
 
 
 def _equivalent_command(

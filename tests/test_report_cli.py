@@ -152,6 +152,13 @@ def test_bad_seed_flags_are_refused(tmp_path: Path) -> None:
         "bisect-ml: error: `--max-seeds` must be at least the seeds per arm (10), got 5"
     )
     assert not (tmp_path / "store.sqlite").exists()
+    # A seed step alone would fix the seeds and silently turn off auto's looks.
+    run = cli("bisect", "sim-two-causes", "--seed-step", "2", cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "bisect-ml: error: `--seed-step` only applies with --max-seeds "
+        "(adaptive seeds), got 2"
+    )
 
 
 def test_strategy_help_lists_the_registered_strategies(tmp_path: Path) -> None:
