@@ -124,6 +124,8 @@ def _spec_for(name: str) -> Spec:
         return OPTIMIZERS[name.split(".")[1]]
     if name in ("norm.batch.running_variance", "norm.batch.momentum"):
         return BN_SERIES
+    if name == "eval.batch_norm":  # a continuous metric, as the two above
+        return BN_SERIES
     if name.startswith("init.recurrent") or name == "layers.lstm.bias":
         return LSTM
     if name == "layers.gru.reset_after":

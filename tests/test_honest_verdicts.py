@@ -34,11 +34,22 @@ def _ofat(doc: dict, **options: object) -> Verdict:
     return get_strategy("ofat", **options).run(SimulatedLab(pair))
 
 
-def _small_budget_kernel() -> Verdict:
+#: (shift, seeds) small budgets, tried in order by `_small_budget_kernel`.
+SMALL_BUDGETS = [(0.03, 3), (0.02, 5), (0.025, 3), (0.02, 3), (0.015, 5)]
+
+
+def _small_budget_kernel() -> tuple[Verdict, float, int]:
     # As seed-init at --seeds 3: a real gap, one true cause whose paired test
-    # is not significant at 3 seeds, its share's interval wide.
-    doc = simulated_doc([{"when": KERNEL, "shift": 0.03}], noise=0.01)
-    return _ofat(doc, seeds=3)
+    # is not significant at a few seeds, its share's interval wide. Whether a
+    # budget shows this depends on the simulated draws, which hash the whole
+    # assignment (a new factor in the catalogue redraws them): take the
+    # first small budget where the gap is found and its cause is not.
+    for shift, seeds in SMALL_BUDGETS:
+        doc = simulated_doc([{"when": KERNEL, "shift": shift}], noise=0.01)
+        v = _ofat(doc, seeds=seeds)
+        if v.gap.pvalue < 0.05 and not v.found:
+            return v, shift, seeds
+    raise AssertionError("every small budget found the cause or missed the gap")
 
 
 def _check_roles(v: Verdict) -> None:
@@ -51,7 +62,7 @@ def _check_roles(v: Verdict) -> None:
 
 
 def test_a_wide_share_is_inconclusive_not_ruled_out() -> None:
-    v = _small_budget_kernel()
+    v, _, _ = _small_budget_kernel()
     assert v.gap.pvalue < 0.05
     kernel = next(c for c in v.causes if c.factor == "init.dense.kernel")
     assert kernel.role == "inconclusive" and kernel.pvalue_adjusted >= 0.05
@@ -80,7 +91,7 @@ def test_a_narrow_share_is_ruled_out_as_negligible() -> None:
 
 
 def test_an_unattributed_real_gap_is_inconclusive_not_a_residual() -> None:
-    v = _small_budget_kernel()
+    v, shift, seeds = _small_budget_kernel()
     assert not v.found
     assert v.closure is not None and v.closure.status != "different"
     assert v.status is Status.INCONCLUSIVE and v.status.exit_code == 5
@@ -90,8 +101,8 @@ def test_an_unattributed_real_gap_is_inconclusive_not_a_residual() -> None:
     (note,) = [n for n in v.notes if n.startswith("inconclusive")]
     # The power machinery names the seeds; at that many the cause is found.
     need = int(note.split("about ")[1].split(" seeds")[0])
-    assert need > 3 and "`init.dense.kernel`" in note
-    doc = simulated_doc([{"when": KERNEL, "shift": 0.03}], noise=0.01)
+    assert need > seeds and "`init.dense.kernel`" in note
+    doc = simulated_doc([{"when": KERNEL, "shift": shift}], noise=0.01)
     again = _ofat(doc, seeds=need)
     assert {c.factor for c in again.found} == {"init.dense.kernel"}
 

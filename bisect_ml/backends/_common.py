@@ -128,6 +128,7 @@ class ModelOptions:
     gru_reset_after: bool = True
     lstm_bias: str = "double"
     eval_dropout: str = "off"
+    eval_batch_norm: str = "running"
 
     @classmethod
     def from_assignment(cls, values: Mapping[str, object]) -> ModelOptions:
@@ -159,6 +160,7 @@ class ModelOptions:
             gru_reset_after=bool(values["layers.gru.reset_after"]),
             lstm_bias=str(values["layers.lstm.bias"]),
             eval_dropout=str(values["eval.dropout"]),
+            eval_batch_norm=str(values["eval.batch_norm"]),
         )
 
     @classmethod

@@ -619,6 +619,38 @@ CATALOGUE: tuple[Factor, ...] = (
         },
     ),
     Factor(
+        name="eval.batch_norm",
+        description="which statistics BatchNorm normalises with when the test "
+        "metric is computed",
+        defaults={"torch": "running", "keras": "running"},
+        kind=str,
+        choices={
+            "running": "inference mode: the running (moving) mean and variance "
+            "(model.eval() in torch; Keras's predict or model(x, training="
+            "False))",
+            "batch": "the mean and biased variance of the evaluated batch, "
+            "which also updates the running statistics: a torch model left in "
+            "train mode, or model(x, training=True) in Keras",
+        },
+        source="torch/nn/modules/batchnorm.py L187-224 (_NormBase.forward: "
+        "bn_training = self.training; buffers updated in training mode); "
+        "keras/src/layers/normalization/batch_normalization.py L334-404 "
+        "(call: batch moments and a moving-average update only when training), "
+        "keras/src/trainers/trainer.py predict runs training=False",
+        scope=(_has("batch_norm"), "models with a batch_norm layer"),
+        why="A torch script that forgets model.eval() before predicting "
+        "normalises the test inputs with their own statistics instead of "
+        "the ones learned in training; Keras's predict never does (the "
+        "BatchNorm half of PUBLIC_CASES N06).",
+        how={
+            "torch": "nn.BatchNorm1d/2d under model.eval() for running; batch "
+            "is TrainModeBatchNorm, a Sequential on which model.eval() "
+            "leaves the BatchNorm modules in train mode",
+            "keras": "BatchNormalization for running; batch is a subclass "
+            "calling its parent with training=True (dropout unaffected)",
+        },
+    ),
+    Factor(
         name="norm.batch.momentum",
         description="weight of the new batch statistic in BatchNorm's running "
         "averages, in torch's convention (Keras's momentum m is 1 - m here)",

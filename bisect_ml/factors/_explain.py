@@ -463,6 +463,23 @@ EXPLANATIONS: dict[str, Explanation] = {
         "spread 4.5 times Keras's.",
         cases=("N06",),
     ),
+    "eval.batch_norm": Explanation(
+        differs="Both frameworks normalise by the running (moving) "
+        "statistics at prediction when used as intended (model.eval() in "
+        "torch; Keras's predict and model(x, training=False)); a torch "
+        "script that forgets model.eval() normalises each evaluated batch by "
+        "its own mean and variance, and folds them into the running "
+        "statistics as a side effect.",
+        matters="The outputs then depend on the batch a sample is "
+        "evaluated in. bisect-ml evaluates the whole test set as one batch, "
+        "whose statistics are close to the running ones: on the "
+        "bn-train-at-predict scenario (digits MLP, two BatchNorm layers, "
+        "449 test rows) the gap was 0.0002 [-0.005, 0.006] in error rate, "
+        "not significant at 10 seeds. The same trained models evaluated in "
+        "batches of 8 erred 0.085 to 0.103 against about 0.02, so a small "
+        "test batch size makes the mistake large.",
+        cases=("N06",),
+    ),
     "optimizer.sgd.learning_rate": Explanation(
         differs="torch.optim.SGD's lr defaults to 1e-3 (torch 2.x; it had no "
         "default before), keras.optimizers.SGD's learning_rate to 0.01.",

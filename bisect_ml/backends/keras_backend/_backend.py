@@ -87,6 +87,8 @@ class KerasBackend:
     ``layers.lstm.bias``       LSTM for ``single``; torch's ``double`` is an
                                RNN over `DoubleBiasLSTMCell`
     ``eval.dropout``           Dropout; ``on`` is `DropoutAtInference`
+    ``eval.batch_norm``        BatchNormalization; ``batch`` is
+                               `BatchNormAtInference` (training=True)
     ``init.values``            ``transplanted`` loads torch's default initial
                                weights at the seed (`start_from_torch`)
     ``norm.*``                 BatchNormalization(momentum=1 - m) and

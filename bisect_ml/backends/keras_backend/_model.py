@@ -31,11 +31,13 @@ if TYPE_CHECKING:
     from bisect_ml.scenario._geometry import Shape
 
 __all__ = [
+    "BatchNormAtInference",
     "DoubleBiasLSTMCell",
     "DropoutAtInference",
     "OpaqueSoftmax",
     "PaddedPool2D",
     "SumOfUniforms",
+    "UnbiasedBatchNormAtInference",
     "UnbiasedBatchNormalization",
     "bias_initializer",
     "build_model",
@@ -168,6 +170,25 @@ class UnbiasedBatchNormalization(keras.layers.BatchNormalization):
             epsilon=self.epsilon,
         )
         return ops.cast(outputs, self.compute_dtype)
+
+
+class BatchNormAtInference(keras.layers.BatchNormalization):
+    """BatchNormalization that normalises by batch statistics at inference.
+
+    What ``model(x, training=True)`` does to a BatchNorm layer (torch's model
+    left in train mode, emulated for BatchNorm only): the batch's mean and
+    biased variance, and a moving-average update, whatever ``training`` says.
+    """
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        return super().call(inputs, training=True, mask=mask)
+
+
+class UnbiasedBatchNormAtInference(UnbiasedBatchNormalization):
+    """`UnbiasedBatchNormalization` with batch statistics at inference."""
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        return super().call(inputs, training=True, mask=mask)
 
 
 def _count(shape: tuple[Any, ...], axes: list[int]) -> Any:
@@ -365,8 +386,12 @@ def _batch_norm(options: ModelOptions) -> Any:
         settings["momentum"] = 1.0 - options.bn_momentum
     if options.bn_epsilon != 1e-3:
         settings["epsilon"] = options.bn_epsilon
+    batch = options.eval_batch_norm == "batch"
     if options.bn_variance == "unbiased":
-        return UnbiasedBatchNormalization(**settings)
+        cls = UnbiasedBatchNormAtInference if batch else UnbiasedBatchNormalization
+        return cls(**settings)
+    if batch:
+        return BatchNormAtInference(**settings)
     return keras.layers.BatchNormalization(**settings)
 
 

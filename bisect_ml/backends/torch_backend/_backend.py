@@ -200,6 +200,7 @@ class TorchBackend:
     single LSTM bias, its classic GRU (``reset_after=False``,
     `ClassicGRU`), and its validation split of the last rows
     (`training_rows`). ``eval.dropout = "on"`` is `DropoutAtInference`;
+    ``eval.batch_norm = "batch"`` is `TrainModeBatchNorm`;
     ``init.values = "transplanted"`` loads Keras's default initial weights at
     the seed (`start_model`).
 

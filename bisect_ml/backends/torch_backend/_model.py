@@ -44,6 +44,7 @@ __all__ = [
     "FlattenHWC",
     "ModelOptions",
     "Recurrent",
+    "TrainModeBatchNorm",
     "build_model",
     "get_weights",
     "set_weights",
@@ -277,6 +278,25 @@ class DropoutAtInference(nn.Dropout):
         return F.dropout(x, self.p, True, self.inplace)
 
 
+class TrainModeBatchNorm(nn.Sequential):
+    """A model whose ``model.eval()`` leaves its BatchNorm modules in train mode.
+
+    What a script that never calls ``model.eval()`` predicts with, for the
+    BatchNorm modules only (dropout follows ``eval.dropout``): each
+    evaluation normalises the test batch by its own mean and biased variance
+    and, as torch does in train mode, updates the running statistics with
+    it. Nothing reads those statistics afterwards, since the modules never
+    leave train mode.
+    """
+
+    def train(self, mode: bool = True) -> TrainModeBatchNorm:
+        super().train(mode)
+        for module in self.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.train(True)
+        return self
+
+
 def _embedding(layer: LayerSpec, shape: Shape, options: ModelOptions) -> nn.Module:
     embedding = nn.Embedding(shape.vocab, int(layer.units or 0))
     if options.embedding == "uniform_0.05":
@@ -411,6 +431,8 @@ def build_model(
             modules.append(_recurrent(layer, before, options))
         else:
             raise ValueError(f"layer type {kind!r} is not supported")
+    if options.eval_batch_norm == "batch":
+        return TrainModeBatchNorm(*modules)
     return nn.Sequential(*modules)
 
 

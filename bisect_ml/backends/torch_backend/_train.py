@@ -305,6 +305,8 @@ def fit(
     return Curves(tuple(losses), tuple(metrics), diverged=False)
 
 
+# TODO(#3): the test set is evaluated as one batch; a test batch size, which
+# decides what eval.batch_norm = "batch" normalises by, is not a setting yet.
 def evaluate(model: nn.Module, data: Prepared) -> float:
     """Test error rate, or test MSE in original units over the training variance."""
     model.eval()
