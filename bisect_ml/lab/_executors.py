@@ -297,10 +297,20 @@ class LocalExecutor(Executor):
             return self._start().submit(fn, task)
 
     def _drop_pool(self) -> None:
-        """Shut the pool down and collect what it left, before a new one starts."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Shut a broken pool down and collect what it left, before a new one.
+
+        Its workers are killed first. CPython 3.11 marks a pool broken
+        without its shutdown lock, so a worker this process started while
+        another died can miss the pool's own terminate, wait on the call
+        queue forever, and hang the shutdown that joins it (seen in CI: the
+        manager thread stuck joining a worker started after the death).
+        """
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                with contextlib.suppress(Exception):
+                    process.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
         # Objects of the old pool that still own descriptors close them now,
         # not in the middle of the next pool's start.
         gc.collect()
