@@ -110,6 +110,36 @@ def test_a_pool_that_fails_to_start_its_workers_is_started_anew(
     assert _FlakyStartPool.starts == 2 and not lab.failed
 
 
+class _FlakyMidRunPool(_executors.ProcessPoolExecutor):
+    """The first pool fails its second submit, while the first trial runs."""
+
+    pools = 0
+    submits = 0
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        type(self).pools += 1
+        super().__init__(*args, **kwargs)
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        type(self).submits += 1
+        if type(self).pools == 1 and type(self).submits == 2:
+            raise ValueError("bad value(s) in fds_to_keep")
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_pool_that_fails_mid_run_drains_then_is_replaced(
+    monkeypatch: pytest.MonkeyPatch, pair: Pair, inline: dict[str, list[float]]
+) -> None:
+    monkeypatch.setattr(_FlakyMidRunPool, "pools", 0)
+    monkeypatch.setattr(_FlakyMidRunPool, "submits", 0)
+    monkeypatch.setattr(_executors, "ProcessPoolExecutor", _FlakyMidRunPool)
+    with Lab(pair, Store(":memory:"), jobs=2) as lab:
+        assert metrics(lab.measure(ARMS, SEEDS)) == inline
+    # The trial in flight finished in the suspect pool; the rest went to one
+    # new pool, and no trial failed.
+    assert _FlakyMidRunPool.pools == 2 and not lab.failed
+
+
 def test_any_other_error_starting_a_pool_is_not_hidden(
     monkeypatch: pytest.MonkeyPatch, pair: Pair
 ) -> None:
