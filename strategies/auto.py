@@ -181,6 +181,8 @@ class Auto(Strategy):
     def _check_steps(self) -> None:
         """The cheap deterministic check: does the catalogue close, step by step?"""
         logger.info("step-by-step closure check")
+        # TODO(#5): the check runs again on every re-run or resume (15-30 s,
+        # no trial retrained); store its result keyed like a trial.
         check = step_check(self.pair)
         self.notes.append(check.summary())
         if check.applies:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bisect_ml.backends.keras_backend import _steps as keras_steps
 from bisect_ml.backends.keras_backend._runtime import keras
 from bisect_ml.backends.keras_backend._train import build_trial as keras_trial
 from bisect_ml.factors import default_assignment
@@ -36,14 +37,16 @@ from bisect_ml.scenario import DataSpec, LayerSpec, Spec, TrainSpec, load_data
 
 torch = pytest.importorskip("torch")
 
+from bisect_ml.backends.torch_backend import _steps as torch_steps  # noqa: E402
 from bisect_ml.backends.torch_backend._backend import (  # noqa: E402
     build_trial as torch_trial,
 )
-from bisect_ml.backends.torch_backend._train import clip_gradients  # noqa: E402
 
 pytestmark = pytest.mark.frameworks
 
-#: Steps per family: 3 epochs of 10 batches of 32 (300 training samples).
+#: Steps per family: 3 epochs of 10 batches of 32 (300 training samples),
+#: trained by the product's step loops (`step_losses`), which the step-by-step
+#: check of `bisect-ml diff --steps` runs.
 EPOCHS, BATCH = 3, 32
 STEPS = 30
 #: Shared by both sides (the frameworks' default is 1e-3 in both), so that
@@ -113,49 +116,15 @@ def _values(framework: str, shared: dict[str, object] | None = None) -> dict:
 
 
 def _torch_steps(trial) -> list[float]:
-    x, y = trial.prepared.x_train, trial.prepared.y_train
-    params = [p for p in trial.model.parameters() if p.requires_grad]
-    losses = []
-    for _ in range(EPOCHS):
-        trial.model.train()
-        for start in range(0, len(x), BATCH):
-            trial.optimizer.zero_grad()
-            loss = trial.objective(
-                trial.model, x[start : start + BATCH], y[start : start + BATCH]
-            )
-            loss.backward()
-            clip_gradients(
-                params,
-                float(trial.values["train.clip_norm"]),
-                str(trial.values["train.clip_scope"]),
-            )
-            trial.optimizer.step()
-            losses.append(loss.item())
-    return losses
+    return torch_steps.step_losses(trial, STEPS)
 
 
 def _keras_steps(trial) -> list[float]:
-    x, y = trial.prepared.x_train, trial.prepared.y_train
-    losses = []
-    for _ in range(EPOCHS):
-        for start in range(0, len(x), BATCH):
-            out = trial.model.train_on_batch(
-                x[start : start + BATCH], y[start : start + BATCH]
-            )
-            losses.append(float(np.ravel(out)[0]))
-    return losses
+    return keras_steps.step_losses(trial, STEPS)
 
 
-def _torch_test_outputs(trial) -> np.ndarray:
-    trial.model.eval()
-    with torch.no_grad():
-        return trial.model(trial.prepared.x_test).numpy()
-
-
-def _keras_test_outputs(trial) -> np.ndarray:
-    return keras.ops.convert_to_numpy(
-        trial.model(trial.prepared.x_test, training=False)
-    )
+_torch_test_outputs = torch_steps.test_outputs
+_keras_test_outputs = keras_steps.test_outputs
 
 
 def _run(
